@@ -1,0 +1,51 @@
+"""The `crossdiff` command: parses arguments, calls one library function per command, prints.
+
+Each stage registers its commands here; the work itself lives in the stage's package.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from crossdiff.errors import CrossdiffError
+
+app = typer.Typer(
+    name="crossdiff",
+    help="Find where fine-tuning put a skill, and switch it on or off at run time.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+
+@app.command()
+def version() -> None:
+    """Print crossdiff's version and the versions of the libraries it depends on."""
+    import torch
+    import transformers
+
+    from crossdiff import __version__
+
+    versions = f"torch {torch.__version__}, transformers {transformers.__version__}"
+    typer.echo(f"crossdiff {__version__} ({versions})")
+
+
+@app.callback()
+def _root() -> None:
+    """Find where fine-tuning put a skill, and switch it on or off at run time."""
+
+
+def main() -> None:
+    """Entry point of the console script: run the app, turning CrossdiffError into one line."""
+    try:
+        app()
+    except CrossdiffError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
