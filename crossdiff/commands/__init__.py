@@ -1,0 +1,1 @@
+"""Command functions of the `crossdiff` CLI, one module per stage (cli.py registers them)."""
