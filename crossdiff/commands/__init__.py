@@ -1,1 +1,1 @@
-"""Command functions of the `crossdiff` CLI, one module per stage (cli.py registers them)."""
+"""Command functions of each stage, kept out of cli.py so that it stays thin."""

@@ -208,9 +208,9 @@ def build_config(kind: type[Model], values: dict[str, Any], source: str = "confi
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "(config)"
+            field = ".".join(str(part) for part in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{field}: {message}")
+            problems.append(f"{field}: {message}" if field else message)
         raise CrossdiffError(f"{source}: invalid {kind.__name__}: " + "; ".join(problems)) from exc
 
 

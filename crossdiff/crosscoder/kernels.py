@@ -16,8 +16,6 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-
 
 @dataclass
 class SparseCodes:
@@ -52,7 +50,11 @@ def _csr_by_feature(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int
     counts = torch.bincount(cols, minlength=shape[0])
     crow = torch.zeros(shape[0] + 1, dtype=torch.int64, device=values.device)
     crow[1:] = torch.cumsum(counts, 0)
-    return torch.sparse_csr_tensor(crow, rows[order], values[order], shape, check_invariants=False)
+    with warnings.catch_warnings():  # "CSR support is in beta": we rely only on CSR @ dense
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            crow, rows[order], values[order], shape, check_invariants=False
+        )
 
 
 class _GatherLinear(torch.autograd.Function):
