@@ -63,6 +63,7 @@ class LatentScalingAccumulator:
         else:
             self.directions = [self.decoders[0], self.decoders[1]]  # valid only for the owner
         self.same_width = same_width
+        self._cast: dict[torch.dtype, list[Tensor]] = {}
         size = dec_a.shape[0]
         self.sum_sq = torch.zeros(size, dtype=torch.float64)
         self.num_error = torch.zeros(2, size, dtype=torch.float64)
@@ -72,12 +73,21 @@ class LatentScalingAccumulator:
         """Add a batch: codes (B, D), raw activations and their reconstructions per model."""
         f = codes.double()
         self.sum_sq += f.pow(2).sum(dim=0)
+        batch = codes.shape[0]
         for m in (0, 1):
-            u = self.directions[m]
-            error = x[m].double() - x_hat[m].double()
-            written = x_hat[m].double() - self.constant[m]
-            self.num_error[m] += (f * (error @ u.t())).sum(dim=0)
-            self.num_recon[m] += (f * (written @ u.t())).sum(dim=0)
+            # The big (2B, d) x (d, D) product runs in the inputs' precision; sums are float64.
+            dtype = torch.promote_types(x[m].dtype, x_hat[m].dtype)
+            u = self._directions_in(dtype)[m]
+            error = x[m].to(dtype) - x_hat[m].to(dtype)
+            written = x_hat[m].to(dtype) - self.constant[m].to(dtype)
+            projected = (torch.cat([error, written]) @ u.t()).double()
+            self.num_error[m] += (f * projected[:batch]).sum(dim=0)
+            self.num_recon[m] += (f * projected[batch:]).sum(dim=0)
+
+    def _directions_in(self, dtype: torch.dtype) -> list[Tensor]:
+        if dtype not in self._cast:
+            self._cast[dtype] = [u.to(dtype) for u in self.directions]
+        return self._cast[dtype]
 
     def result(self) -> LatentScaling:
         """β per model and target, and the other-to-owner ratios."""
