@@ -43,11 +43,15 @@ class FiringAccumulator:
     def add(self, codes: Tensor, source_index: Tensor) -> None:
         """Add a batch: codes (B, D) and each row's source index (B,)."""
         codes64 = codes.double()
-        fires = codes64 > self.threshold
-        self.rows.index_add_(0, source_index, torch.ones_like(source_index, dtype=torch.float64))
-        self.fire_count.index_add_(0, source_index, fires.double())
-        self.total.index_add_(0, source_index, codes64)
-        self.firing_total.index_add_(0, source_index, codes64 * fires)
+        fires = (codes64 > self.threshold).double()
+        # Per-source sums as one (S, B) x (B, 3D) product: faster than index_add on the CPU.
+        one_hot = torch.nn.functional.one_hot(source_index, len(self.sources)).double().t()
+        sums = one_hot @ torch.cat([fires, codes64, codes64 * fires], dim=1)
+        size = codes.shape[1]
+        self.rows += one_hot.sum(dim=1)
+        self.fire_count += sums[:, :size]
+        self.total += sums[:, size : 2 * size]
+        self.firing_total += sums[:, 2 * size :]
         if codes64.shape[0]:
             self.max_activation = torch.maximum(self.max_activation, codes64.amax(dim=0))
 
