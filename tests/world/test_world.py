@@ -243,7 +243,9 @@ def test_jsonl_round_trip(tmp_path: Path, splits: dict[str, list[ToolPrompt]]) -
     save_prompts_jsonl(splits["dev"], path)
     assert load_prompts_jsonl(path) == splits["dev"]
     for prompt in splits["dev"][:20]:
-        assert ToolPrompt.from_dict(json.loads(json.dumps(prompt.to_dict()))) == prompt
+        again = ToolPrompt.from_dict(json.loads(json.dumps(prompt.to_dict())))
+        assert again == prompt and hash(again) == hash(prompt)
+    assert len(set(splits["dev"])) == 200
 
 
 CUSTOM_TOOL = {
