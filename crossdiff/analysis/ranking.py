@@ -7,7 +7,7 @@ ties broken by AUROC then feature index), within each partition and over the who
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,7 +74,7 @@ class RankedFeature:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form."""
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 @dataclass(frozen=True)
