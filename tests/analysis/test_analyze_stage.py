@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from crossdiff.activations.collect import CollectConfig, collect
@@ -138,6 +140,12 @@ def test_cli_writes_files_skips_when_unchanged_and_round_trips(
     assert not fresh.skipped
     np.testing.assert_array_equal(loaded.top.rows, load_analysis(fresh.out).top.rows)
     assert loaded.ranking == load_analysis(fresh.out).ranking
+    # Same inputs, same numbers: every per-feature array is identical (NaN where undefined).
+    first_arrays = load_file(str(out / "features.safetensors"))
+    again_arrays = load_file(str(fresh.out / "features.safetensors"))
+    assert set(first_arrays) == set(again_arrays) and "latent_scaling.beta_error" in first_arrays
+    for name, array in first_arrays.items():
+        torch.testing.assert_close(array, again_arrays[name], rtol=0, atol=0, equal_nan=True)
     assert (
         loaded.geometry.partition.tolist() == load_analysis(fresh.out).geometry.partition.tolist()
     )
