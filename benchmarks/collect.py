@@ -8,7 +8,9 @@ prompts and general texts. Measured in one run on the same batches:
 - collect_vs_forward_ratio: tokens/s of `collect` at `all` positions (tokenising, both forwards,
   position selection, shard writing with SHA-256, statistics) over tokens/s of only running both
   models' forward passes to the hooked layer (resid_post.2) on the pre-tokenised batches;
-- early_stop_speedup: time of a full forward of both models over time of `collect` at layer 1;
+- early_stop_speedup: time of a full forward of both models over time of `collect` at layer 1
+  (resid_post.1, i.e. 2 of 4 layers run); forward_to_layer1_vs_full_speedup: the same without
+  the collection work (the ideal);
 - the loader streaming a 40-shard synthetic store while holding a 4-shard window (store 10x the
   window), in a fresh process that imports only the store: RSS before streaming, peak RSS of the
   process (ru_maxrss) and RSS growth between the first and last quarter of the epoch.
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from crossdiff.activations.collect import CollectConfig
     from crossdiff.models.pair import ModelPair
 
-WIDTH, LAYERS, BATCH, MAX_LENGTH, REPEATS = 256, 4, 16, 192, 3
+WIDTH, LAYERS, BATCH, MAX_LENGTH, REPEATS, TEXTS_PER_SOURCE = 256, 4, 16, 192, 3, 96
 LOADER_SHARDS, LOADER_WINDOW, LOADER_SHARD_ROWS, LOADER_WIDTH = 40, 4, 4096, 256
 
 
@@ -58,8 +60,8 @@ def _config(hook_point: str) -> CollectConfig:
         model_b="tiny-qwen2-b",
         hook_point=hook_point,
         sources=[
-            SourceSpec(kind="tool_prompts", split="train", count=48),
-            SourceSpec(kind="general", split="train", count=48),
+            SourceSpec(kind="tool_prompts", split="train", count=TEXTS_PER_SOURCE),
+            SourceSpec(kind="general", split="train", count=TEXTS_PER_SOURCE),
         ],
         positions="all",
         batch_size=BATCH,
@@ -118,12 +120,13 @@ def collection_part() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _time_collect(pair, config, root)  # warm-up
-        forward, collected, full, early = [], [], [], []
+        forward, collected, full, early, forward_early = [], [], [], [], []
         for _ in range(REPEATS):  # interleaved, best of REPEATS: robust to a shared machine
             forward.append(_time_forwards(pair, batches, "resid_post.2"))
             collected.append(_time_collect(pair, config, root))
             full.append(_time_forwards(pair, batches, None))
             early.append(_time_collect(pair, _config("resid_post.1"), root))
+            forward_early.append(_time_forwards(pair, batches, "resid_post.1"))
         rows = ActivationStore(root / "store-resid_post.2").num_rows
     forward_tps, collect_tps = tokens / min(forward), tokens / min(collected)
     return {
@@ -137,6 +140,7 @@ def collection_part() -> dict:
         "full_forward_seconds": round(min(full), 4),
         "collect_layer1_seconds": round(min(early), 4),
         "early_stop_speedup": round(min(full) / min(early), 3),
+        "forward_to_layer1_vs_full_speedup": round(min(full) / min(forward_early), 3),
     }
 
 
