@@ -202,11 +202,15 @@ def collect(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize") as tokenizer_thread,
         ):
             task = progress.add_task("collect", total=num_batches, completed=start.batch)
-            upcoming = tokenizer_thread.submit(tokenize, records[start.batch * size :][:size])
+            upcoming = None
             for index in range(start.batch, num_batches):
+                if upcoming is None:
+                    upcoming = tokenizer_thread.submit(
+                        tokenize, records[index * size : (index + 1) * size]
+                    )
                 batch = upcoming.result()
-                following = records[(index + 1) * size : (index + 2) * size]
-                if following:
+                if index + 1 < num_batches:
+                    following = records[(index + 1) * size : (index + 2) * size]
                     upcoming = tokenizer_thread.submit(tokenize, following)
                 rows = collect_batch(pair, hooks, batch, index * size, config.positions)
                 writer.add(index, rows, skip_rows=start.skip_rows if index == start.batch else 0)
