@@ -33,16 +33,29 @@ DFC_SETTINGS: dict[str, Any] = {"partition": (0.1, 0.1), "lambda_shared": 3e-2, 
 
 def run_one(rule: str, dfc: bool, data: TensorPairs, steps: int, seed: int, extra: dict) -> Any:
     """Train one crosscoder on the planted data and return it."""
-    values: dict[str, Any] = {"widths": data.widths, "dict_size": 1024, "sparsity": rule,
-                              "dead_after_tokens": 100_000, "k_aux": 64, "init_seed": seed}
+    values: dict[str, Any] = {
+        "widths": data.widths,
+        "dict_size": 1024,
+        "sparsity": rule,
+        "dead_after_tokens": 100_000,
+        "k_aux": 64,
+        "init_seed": seed,
+    }
     values.update(RULE_SETTINGS[rule])
     if dfc:
         values.update(DFC_SETTINGS)
     values.update(extra)
     run = RunConfig(
         crosscoder=CrosscoderConfig(**values),
-        train=TrainConfig(steps=steps, batch_size=1024, lr=2e-3, warmup_steps=100,
-                          decay_fraction=0.3, seed=seed, log_every=100),
+        train=TrainConfig(
+            steps=steps,
+            batch_size=1024,
+            lr=2e-3,
+            warmup_steps=100,
+            decay_fraction=0.3,
+            seed=seed,
+            log_every=100,
+        ),
     )
     with tempfile.TemporaryDirectory() as out:
         return train_crosscoder(run, data, out, show_progress=False)
@@ -63,8 +76,13 @@ def main() -> None:
     planted = make_planted(num_features=512, width=64, seed=args.seed)
     data = TensorPairs(*sample_planted(planted, args.rows, seed=args.seed + 1))
     held_a, held_b = sample_planted(planted, 16384, seed=args.seed + 2)
-    result: dict[str, Any] = {"planted_features": 512, "width": 64, "dict_size": 1024,
-                              "steps": args.steps, "train_rows": args.rows}
+    result: dict[str, Any] = {
+        "planted_features": 512,
+        "width": 64,
+        "dict_size": 1024,
+        "steps": args.steps,
+        "train_rows": args.rows,
+    }
     for rule in args.rules:
         for dfc in [arch == "dfc" for arch in args.archs]:
             started = time.perf_counter()
@@ -75,8 +93,11 @@ def main() -> None:
             result.update({f"{prefix}.{name}": value for name, value in scores.items()})
             result[f"{prefix}.seconds"] = time.perf_counter() - started
     headline = "batchtopk" if "batchtopk" in args.rules else args.rules[0]
-    for key in ("crosscoder.relative_norm_auroc", "dfc.a_only_in_a_exclusive",
-                "dfc.shared_in_a_exclusive"):
+    for key in (
+        "crosscoder.relative_norm_auroc",
+        "dfc.a_only_in_a_exclusive",
+        "dfc.shared_in_a_exclusive",
+    ):
         if f"{headline}.{key}" in result:
             result[key.removeprefix("crosscoder.")] = result[f"{headline}.{key}"]
     print(json.dumps(result, indent=1))
