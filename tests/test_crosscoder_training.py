@@ -43,6 +43,7 @@ def _run(rule: str = "batchtopk", steps: int = 23, **train) -> RunConfig:
         lambda_shared=1e-3,
         dead_after_tokens=200,
         k_aux=8,
+        l1_coeff=1e-2 if rule == "relu" else 0.0,
     )
     values = dict(
         steps=steps,
@@ -132,6 +133,13 @@ def test_schedules() -> None:
 def test_bad_crosscoder_configs_are_refused(values: dict, field: str) -> None:
     with pytest.raises(CrossdiffError, match=field.replace("[", r"\[").replace("+", r"\+")):
         build_config(CrosscoderConfig, values)
+
+
+def test_unregularised_relu_is_refused() -> None:
+    with pytest.raises(CrossdiffError, match="l1_coeff > 0"):
+        build_config(
+            RunConfig, {"crosscoder": {"widths": (4, 4), "dict_size": 8, "sparsity": "relu"}}
+        )
 
 
 def test_bad_train_configs_are_refused_before_work(tmp_path: Path) -> None:
