@@ -2,7 +2,8 @@
 recover known features; does the DFC put A-only features in its A-exclusive partition; does a
 plain crosscoder's relative decoder norm separate A-only from shared features?
 
-Prints ONE JSON object. Usage: python benchmarks/planted.py [--steps 1500] [--rules topk ...] (one thread, ~1 min per model)
+Prints ONE JSON object (one thread, about a minute per model). Usage:
+    python benchmarks/planted.py [--steps 1500] [--rules topk batchtopk relu jumprelu]
 Targets (issue 4): every `<rule>.<arch>.recovery` >= 0.9; `dfc.a_only_in_a_exclusive` >= 0.8;
 `dfc.shared_in_a_exclusive` <= 0.1; `relative_norm_auroc` >= 0.95.
 """
