@@ -27,7 +27,7 @@ RULE_SETTINGS: dict[str, dict[str, Any]] = {
     "topk": {"k": 8},
     "batchtopk": {"k": 8},
     "relu": {"l1_coeff": 1e-2},
-    "jumprelu": {"l0_coeff": 1e-2, "jumprelu_init_threshold": 0.1},
+    "jumprelu": {"l0_coeff": 1e-2, "l1_coeff": 1e-2, "jumprelu_init_threshold": 0.1},
 }
 # p = 5 % (one of the study's values) with the study's "free" exclusive partitions.
 DFC_SETTINGS: dict[str, Any] = {
