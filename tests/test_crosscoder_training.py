@@ -191,6 +191,37 @@ def test_cli_train_on_a_tiny_file(tmp_path: Path) -> None:
     assert "k must satisfy" in str(bad.exception)
 
 
+def test_cli_train_from_an_activation_store(tmp_path: Path) -> None:
+    from crossdiff.activations.synthetic import write_synthetic_store
+
+    write_synthetic_store(tmp_path / "store", num_rows=600, widths=(6, 5), shard_size=200)
+    args = [
+        "train",
+        "--store",
+        str(tmp_path / "store"),
+        "--out",
+        str(tmp_path / "run"),
+        "--sparsity",
+        "batchtopk",
+        "--dict-size",
+        "24",
+        "--k",
+        "3",
+        "--steps",
+        "8",
+        "--batch-size",
+        "64",
+        "--no-progress",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    model = load_crosscoder(tmp_path / "run" / "crosscoder")
+    assert model.config.widths == (6, 5) and model.stats is not None
+    (tmp_path / "c.toml").write_text("[crosscoder]\nwidths = [7, 5]\n")
+    wrong = CliRunner().invoke(app, [*args, "--force", "--config", str(tmp_path / "c.toml")])
+    assert wrong.exit_code != 0 and "set widths = [6, 5]" in str(wrong.exception)
+
+
 def _train_cli(args: list[str], nproc: int | None) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     if nproc:
