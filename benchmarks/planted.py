@@ -98,7 +98,8 @@ def main() -> None:
             prefix = f"{rule}.{'dfc' if dfc else 'crosscoder'}"
             result.update({f"{prefix}.{name}": value for name, value in scores.items()})
             result[f"{prefix}.seconds"] = time.perf_counter() - started
-    headline = "batchtopk" if "batchtopk" in args.rules else args.rules[0]
+    # Headline keys: the study's DFC (per-sample top-k), every rule's keys are reported too.
+    headline = "topk" if "topk" in args.rules else args.rules[0]
     for key in (
         "crosscoder.relative_norm_auroc",
         "dfc.a_only_in_a_exclusive",
