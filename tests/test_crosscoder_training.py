@@ -43,6 +43,7 @@ def _run(rule: str = "batchtopk", steps: int = 23, **train) -> RunConfig:
         lambda_shared=1e-3,
         dead_after_tokens=200,
         k_aux=8,
+        l1_coeff=1e-2 if rule == "relu" else 0.0,
     )
     values = dict(
         steps=steps,
@@ -134,6 +135,13 @@ def test_bad_crosscoder_configs_are_refused(values: dict, field: str) -> None:
         build_config(CrosscoderConfig, values)
 
 
+def test_unregularised_relu_is_refused() -> None:
+    with pytest.raises(CrossdiffError, match="l1_coeff > 0"):
+        build_config(
+            RunConfig, {"crosscoder": {"widths": (4, 4), "dict_size": 8, "sparsity": "relu"}}
+        )
+
+
 def test_bad_train_configs_are_refused_before_work(tmp_path: Path) -> None:
     with pytest.raises(CrossdiffError, match="lr must be > 0"):
         build_config(TrainConfig, {"lr": -1e-3})
@@ -181,6 +189,37 @@ def test_cli_train_on_a_tiny_file(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, [*args[:-1], "--k", "32", "--force"])
     assert bad.exit_code != 0 and isinstance(bad.exception, CrossdiffError)
     assert "k must satisfy" in str(bad.exception)
+
+
+def test_cli_train_from_an_activation_store(tmp_path: Path) -> None:
+    from crossdiff.activations.synthetic import write_synthetic_store
+
+    write_synthetic_store(tmp_path / "store", num_rows=600, widths=(6, 5), shard_size=200)
+    args = [
+        "train",
+        "--store",
+        str(tmp_path / "store"),
+        "--out",
+        str(tmp_path / "run"),
+        "--sparsity",
+        "batchtopk",
+        "--dict-size",
+        "24",
+        "--k",
+        "3",
+        "--steps",
+        "8",
+        "--batch-size",
+        "64",
+        "--no-progress",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    model = load_crosscoder(tmp_path / "run" / "crosscoder")
+    assert model.config.widths == (6, 5) and model.stats is not None
+    (tmp_path / "c.toml").write_text("[crosscoder]\nwidths = [7, 5]\n")
+    wrong = CliRunner().invoke(app, [*args, "--force", "--config", str(tmp_path / "c.toml")])
+    assert wrong.exit_code != 0 and "set widths = [6, 5]" in str(wrong.exception)
 
 
 def _train_cli(args: list[str], nproc: int | None) -> None:

@@ -101,14 +101,9 @@ def load_activation_file(path: str | Path) -> TensorPairs:
 
 def open_store(path: str | Path) -> PairBatchSource:
     """Open an activation store directory (crossdiff.activations) as a batch source."""
-    try:
-        from crossdiff.activations import ActivationStore  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise CrossdiffError(
-            "this crossdiff has no activation store yet (crossdiff.activations.ActivationStore); "
-            "use --activations FILE.safetensors instead"
-        ) from exc
-    return ActivationStore(path)  # type: ignore[no-any-return]
+    from crossdiff.activations.store import ActivationStore
+
+    return ActivationStore(path)
 
 
 def source_stats(source: PairBatchSource) -> tuple[NormStats, NormStats]:

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 
 @contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """Run a short op on one thread: torch's parallel sort stalls on a loaded machine, and one
     thread sorts k·B indices in milliseconds."""
     threads = torch.get_num_threads()
@@ -35,7 +35,7 @@ class FeatureOrder:
     """The active entries ordered by feature: the layout of the (D, batch) CSR gradients."""
 
     def __init__(self, rows: Tensor, cols: Tensor, dict_size: int, batch_size: int) -> None:
-        with _one_thread():
+        with one_thread():
             self.permutation = torch.argsort(cols, stable=True)
         counts = torch.bincount(cols, minlength=dict_size)
         self.crow = torch.zeros(dict_size + 1, dtype=torch.int64, device=cols.device)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from crossdiff.crosscoder.distributed import all_gather_1d, all_reduce_sum
+from crossdiff.crosscoder.kernels import one_thread
 
 BLOCK_ELEMENTS = 1 << 21  # rows per block × D: about 8 MB of float32 scores
 
@@ -108,7 +109,8 @@ def batch_topk(
         score_parts.append(sat_scores[sub_rows, sub_cols])
     rows, cols, scores = torch.cat(rows_parts), torch.cat(cols_parts), torch.cat(score_parts)
     if sat_rows.numel():  # candidate entries come row-major already; merge the full rows in
-        order = torch.argsort(rows, stable=True)
+        with one_thread():
+            order = torch.argsort(rows, stable=True)
         rows, cols, scores = rows[order], cols[order], scores[order]
     return Selection(rows, cols, scores, float(threshold))
 
