@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from crossdiff.activations.collect import CollectConfig
     from crossdiff.models.pair import ModelPair
 
-WIDTH, LAYERS, BATCH, MAX_LENGTH, REPEATS, TEXTS_PER_SOURCE = 256, 4, 16, 192, 3, 96
+WIDTH, LAYERS, BATCH, MAX_LENGTH, REPEATS, TEXTS_PER_SOURCE = 256, 4, 16, 192, 4, 96
 LOADER_SHARDS, LOADER_WINDOW, LOADER_SHARD_ROWS, LOADER_WIDTH = 40, 4, 4096, 256
 
 
@@ -71,10 +71,15 @@ def _config(hook_point: str) -> CollectConfig:
 
 
 def _time_collect(pair: ModelPair, config: CollectConfig, root: Path) -> float:
+    """Seconds of one `collect` into a fresh directory (removed afterwards, outside the timing)."""
+    import shutil
+
     from crossdiff.activations.collect import collect
 
+    out = root / f"store-{config.hook_point}"
+    shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    collect(config, root / f"store-{config.hook_point}", force=True, pair=pair, show_progress=False)
+    collect(config, out, pair=pair, show_progress=False)
     return time.perf_counter() - start
 
 
