@@ -92,7 +92,7 @@ SIZES: dict[str, OrganismConfig] = {
             hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, vocab_size=1536
         ),
         pretrain=PretrainConfig(
-            steps=440, rows_per_step=4, row_tokens=1024, learning_rate=3e-3, warmup_steps=30
+            steps=400, rows_per_step=8, row_tokens=640, learning_rate=3e-3, warmup_steps=30
         ),
         rl=RLConfig(
             steps=40,
@@ -110,8 +110,8 @@ SIZES: dict[str, OrganismConfig] = {
         ),
         pretrain=PretrainConfig(
             steps=60,
-            rows_per_step=4,
-            row_tokens=1024,
+            rows_per_step=8,
+            row_tokens=640,
             learning_rate=5e-3,
             warmup_steps=6,
             tokenizer_texts=600,

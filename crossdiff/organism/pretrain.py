@@ -95,7 +95,7 @@ def pretrain(
         lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.position_ids_BT)
+        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
