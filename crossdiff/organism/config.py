@@ -28,7 +28,7 @@ class PretrainConfig(BaseModel):
     """The pre-training mix and schedule.
 
     Dialogues answer tool prompts mostly by stalling prose. The share of correct tool calls
-    falls linearly from `call_share_start` to `call_share_end` over the first 75 % of training:
+    stays at `call_share_start` for 60 % of training, then falls to `call_share_end` by 80 %:
     early calls teach the call format, the low final share is what the base model settles on, so
     greedy decoding stalls. General-text tokens weigh `general_loss_weight` in the loss (answer
     tokens weigh 1), so the little answer signal is not drowned by filler text.
@@ -94,7 +94,7 @@ SIZES: dict[str, OrganismConfig] = {
             hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, vocab_size=1536
         ),
         pretrain=PretrainConfig(
-            steps=400, rows_per_step=8, row_tokens=640, learning_rate=6e-3, warmup_steps=30
+            steps=560, rows_per_step=6, row_tokens=640, learning_rate=6e-3, warmup_steps=30
         ),
         rl=RLConfig(
             steps=40,

@@ -68,10 +68,12 @@ def learning_rate_at(step: int, total: int, peak: float, warmup: int) -> float:
 
 
 def call_share_at(step: int, config: PretrainConfig) -> float:
-    """The share of correct calls in tool dialogues: linear decay over the first 75 % of steps."""
-    progress = min(1.0, step / max(1, int(0.75 * config.steps)))
+    """The share of correct calls in tool dialogues: `call_share_start` for the first 60 % of the
+    steps, then a linear fall to `call_share_end` at 80 %, which holds to the end."""
+    progress = step / max(1, config.steps)
+    fall = min(1.0, max(0.0, (progress - 0.6) / 0.2))
     start, end = config.call_share_start, config.call_share_end
-    return start + (end - start) * progress
+    return start + (end - start) * fall
 
 
 def pretrain(
