@@ -116,3 +116,34 @@ def test_unwritable_out_is_refused(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "writable" in str(result.exception)
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+def test_a_killed_build_leaves_nothing_behind(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "org"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crossdiff.cli",
+            "organism",
+            "build",
+            "--out",
+            str(out),
+            "--size",
+            "micro",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) != 0
+    assert list(tmp_path.iterdir()) == []
