@@ -1,6 +1,6 @@
 """The `crossdiff` command: parses arguments, calls one library function per command, prints.
 
-Each stage registers its commands here; the work itself lives in the stage's package.
+Each stage keeps its command functions in its own module; this file only registers them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ import sys
 import typer
 from rich.console import Console
 
+from crossdiff.activations.cli import collect_command, store_app
+from crossdiff.commands.analyze import analyze_command
 from crossdiff.commands.train import train_command
 from crossdiff.errors import CrossdiffError
+from crossdiff.organism.cli import organism_app
+from crossdiff.world.cli import world_app
 
 app = typer.Typer(
     name="crossdiff",
@@ -21,14 +25,13 @@ app = typer.Typer(
 )
 err_console = Console(stderr=True)
 
-from crossdiff.world.cli import world_app  # noqa: E402  (a sub-app per stage)
-
+# Stages in data-flow order: world → organism → collect → train → analyze → eval → the study.
 app.add_typer(world_app, name="world")
-
-from crossdiff.activations.cli import collect_command, store_app  # noqa: E402
-
+app.add_typer(organism_app, name="organism")
 app.command("collect")(collect_command)
 app.add_typer(store_app, name="store")
+app.command("train")(train_command)
+app.command("analyze")(analyze_command)
 
 
 @app.command()
@@ -41,9 +44,6 @@ def version() -> None:
 
     versions = f"torch {torch.__version__}, transformers {transformers.__version__}"
     typer.echo(f"crossdiff {__version__} ({versions})")
-
-
-app.command(name="train")(train_command)
 
 
 @app.callback()
@@ -59,11 +59,6 @@ def main() -> None:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
-
-# Analysis of a trained crosscoder (crossdiff/commands/analyze.py).
-from crossdiff.commands.analyze import analyze_command  # noqa: E402
-
-app.command("analyze")(analyze_command)
 
 if __name__ == "__main__":
     main()
