@@ -1,0 +1,1 @@
+"""Evaluation: batched generation (also under interventions), scoring, and statistics."""
