@@ -81,10 +81,10 @@ class IdentityDictionary(torch.nn.Module):
 
     def decoder_vectors(self, model: int) -> Tensor:
         """Identity rows for the model's own channels, zero rows for the other model's."""
-        size = self.width_a + self.width_b
+        identity = torch.eye(self.width_a + self.width_b)
         if model == 0:
-            return torch.eye(size, self.width_a)
-        return torch.eye(size, self.width_b, -self.width_a)
+            return identity[:, : self.width_a]
+        return identity[:, self.width_a :]
 
     def partition_slices(self) -> dict[str, slice]:
         """A's channels are A-exclusive, B's channels B-exclusive; nothing is shared."""
@@ -115,7 +115,9 @@ class PCADictionary(torch.nn.Module):
     projection and, with every component kept, decoding is exact.
     """
 
-    def __init__(self, mean_a: Tensor, mean_b: Tensor, components_KD: Tensor, partition: tuple[int, int]) -> None:
+    def __init__(
+        self, mean_a: Tensor, mean_b: Tensor, components_KD: Tensor, partition: tuple[int, int]
+    ) -> None:
         super().__init__()
         self.width_a = int(mean_a.shape[0])
         self.width_b = int(mean_b.shape[0])

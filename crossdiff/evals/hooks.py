@@ -8,8 +8,9 @@
 - a hook at the hook point replaces the selected rows by `PreparedEdit.apply(h_edit, h_other)`.
 
 So any generation loop that calls the model with `input_ids`, `attention_mask` and a cache
-(`crossdiff.evals.generate`, or `transformers`' own `generate`) runs under the intervention, batched,
-with left padding and the KV cache. The loop must keep every row of the batch in every step.
+(`crossdiff.evals.generate`, or `transformers`' own `generate`) runs under the intervention,
+batched, with left padding and the KV cache. The loop must keep every row of the batch in every
+step.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from crossdiff.errors import CrossdiffError
 from crossdiff.evals.dictionaries import Dictionary
 from crossdiff.evals.interventions import Intervention, PreparedEdit
 from crossdiff.evals.positions import Phase, edit_mask
+from crossdiff.models.capture import forward_to_hook
 from crossdiff.models.hookpoints import (
     HookPoint,
     get_module,
@@ -37,10 +39,6 @@ from crossdiff.models.hookpoints import (
     replace_hidden_in_output,
     resolve_hook_point,
 )
-
-
-class _StopForward(Exception):
-    """Raised inside the other model once its hook-point activation is captured."""
 
 
 def hidden_width(model: PreTrainedModel) -> int:
@@ -130,41 +128,16 @@ class _LockstepIntervention:
 
     def _run_other(self, input_ids: Tensor, kwargs: dict) -> Tensor:
         assert self.other is not None and self.other_point is not None
-        captured: list[Tensor] = []
-        target = get_module(self.other, self.other_point.module_path)
-
-        def capture_output(_module: torch.nn.Module, _args: tuple, output: Any) -> None:
-            captured.append(hidden_from_output(output))
-            raise _StopForward
-
-        def capture_input(_module: torch.nn.Module, args: tuple, kw: dict) -> None:
-            captured.append(hidden_from_inputs(args, kw))
-            raise _StopForward
-
-        if self.other_point.kind == "output":
-            handle = target.register_forward_hook(capture_output)
-        else:
-            handle = target.register_forward_pre_hook(capture_input, with_kwargs=True)
-        forwarded = {
-            key: kwargs[key]
-            for key in ("attention_mask", "position_ids", "cache_position")
-            if kwargs.get(key) is not None
-        }
-        forwarded[self.other_cache_key] = self.state.other_cache
         self.state.calls["other"] += 1
-        try:
-            with torch.no_grad():
-                self.other(input_ids=input_ids, use_cache=True, **forwarded)
-        except _StopForward:
-            pass
-        finally:
-            handle.remove()
-        if not captured:
-            raise CrossdiffError(
-                f"the other model never reached hook point {self.other_point.name} "
-                f"({self.other_point.module_path})"
-            )
-        return captured[0]
+        return forward_to_hook(
+            self.other,
+            self.other_point,
+            input_ids,
+            kwargs.get("attention_mask"),
+            position_ids=kwargs.get("position_ids"),
+            cache=self.state.other_cache,
+            cache_keyword=self.other_cache_key,
+        )
 
     def _edit(self, hidden_BTD: Tensor) -> Tensor:
         mask = self.state.mask_BT

@@ -1,9 +1,10 @@
 """What an intervention does to the activations at one hook point: one spec, one edit function.
 
-Every condition of the study is an `Intervention`: splice (h -> x̂; on model B it is the spillover
-condition), steer (the study's input-conditional δ = Σ_{i∈S} (α − 1)·f_i·W_dec[i, m]), clamp
-(features set to a value; clamp to 0 ablates), a fixed direction (α·||h||·unit(Σ_{i∈S} W_dec[i, m])),
-and a control: the same edit's displacement replaced by a seeded random direction of the same norm.
+Every condition of the study is an `Intervention`: splice (h -> x̂; on model B it is the
+spillover condition), steer (the study's input-conditional δ = Σ_{i∈S} (α − 1)·f_i·W_dec[i, m]),
+clamp (features set to a value; clamp to 0 ablates), a fixed direction
+(α·||h||·unit(Σ_{i∈S} W_dec[i, m])), and a control: the same edit's displacement replaced by a
+seeded random direction of the same norm.
 `PreparedEdit` turns a spec and a dictionary into the tensor function the generation hooks call.
 """
 
