@@ -1,0 +1,103 @@
+"""Requests no catalogue tool serves (small talk, creative writing, advice), with prose answers.
+
+Templates are split like tool phrasings: each entry's index modulo 6 picks its split
+(0-3 train, 4 dev, 5 test); the fill-in subjects come from split-partitioned pools.
+"""
+
+from __future__ import annotations
+
+import random
+
+from crossdiff.world.pools import Pool, pool_split_for, split_words
+
+SUBJECTS = Pool(
+    "notool_subjects",
+    split_words("""fox owl whale tiger rabbit otter dragon robot
+    lighthouse keeper baker sailor gardener astronaut penguin squirrel wolf turtle kitten puppy
+    pirate knight wizard farmer painter dolphin hedgehog beaver raven falcon moose camel
+    parrot snail octopus badger goat panda koala lion zebra giraffe"""),
+)
+THEMES = Pool(
+    "notool_themes",
+    (
+        "autumn",
+        "the sea",
+        "friendship",
+        "rainy mornings",
+        "the moon",
+        "old trains",
+        "snow",
+        "courage",
+        "small towns",
+        "spring flowers",
+        "the night sky",
+        "home",
+        "summer holidays",
+        "mountains",
+        "a quiet library",
+        "first snow",
+        "city lights",
+        "the desert",
+        "kindness",
+        "a long journey",
+        "rivers",
+        "sunsets",
+        "childhood",
+        "the forest",
+        "old letters",
+        "a busy market",
+        "winter evenings",
+        "change",
+        "hope",
+        "a garden at dawn",
+    ),
+)
+
+# (request template, answer template); {subject} and {theme} are filled from the pools.
+NO_TOOL_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("Tell me a short story about a {subject}.",
+     "Once upon a time a curious {subject} set out at dawn, got a little lost, and found its way "
+     "home by following the stars."),
+    ("Write a short poem about {theme}.",
+     "Here is a small poem: {theme} comes softly, stays a while, and leaves the world a little "
+     "brighter than before."),
+    ("How are you doing today?",
+     "I'm doing well, thank you for asking! How can I help you today?"),
+    ("Can you give me a fun name for my pet {subject}?",
+     "How about Captain Whiskers? It sounds brave and friendly, just right for a {subject}."),
+    ("Tell me a joke about a {subject}.",
+     "Why did the {subject} bring a ladder? Because it heard the jokes here were on another "
+     "level."),
+    ("Any tips for staying calm before an exam?",
+     "Breathe slowly, sleep well the night before, and remind yourself that you have prepared. "
+     "Short breaks help too."),
+    ("Thanks, that was really helpful!",
+     "You're very welcome! I'm glad I could help."),
+    ("Write two cheerful lines about {theme}.",
+     "{theme} hums a happy tune, and every heart joins in by noon."),
+    ("What should I name a story about {theme}?",
+     "You could call it 'Whispers of {theme}'. It is short, a little mysterious and easy to "
+     "remember."),
+    ("Describe a {subject} in three words.",
+     "Clever, gentle, surprising: that is how I would describe a {subject}."),
+    ("Good morning! Can we just chat for a bit?",
+     "Good morning! Of course, I'm happy to chat. What's on your mind?"),
+    ("Give me some encouragement, I had a rough day.",
+     "I'm sorry your day was hard. You made it through, and tomorrow is a fresh start. Be kind "
+     "to yourself tonight."),
+)  # fmt: skip
+
+
+def templates_for(split: str) -> tuple[tuple[str, str], ...]:
+    """The no-tool templates a split may use (index mod 6: 0-3 train, 4 dev, 5 test)."""
+    part = pool_split_for(split)
+    keep = {"train": (0, 1, 2, 3), "dev": (4,), "test": (5,)}[part]
+    return tuple(t for i, t in enumerate(NO_TOOL_TEMPLATES) if i % 6 in keep)
+
+
+def draw_no_tool_request(rng: random.Random, split: str) -> tuple[str, str]:
+    """Draw (user request, prose answer) for a prompt where no tool fits."""
+    request, answer = rng.choice(templates_for(split))
+    fill = {"subject": SUBJECTS.draw(rng, split), "theme": THEMES.draw(rng, split)}
+    answer = answer.format(**fill)
+    return request.format(**fill), answer[0].upper() + answer[1:]
