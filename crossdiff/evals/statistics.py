@@ -272,12 +272,16 @@ def compare_paired(
     )
 
 
-def adjust_comparisons(comparisons: Sequence[PairedComparison]) -> list[dict[str, Any]]:
-    """Each comparison's JSON form with its Holm and BH adjusted McNemar p across all of them."""
-    raw = [c.mcnemar_p for c in comparisons]
+def with_adjusted_p(
+    rows: Sequence[dict[str, Any]], p_key: str = "mcnemar_exact_p"
+) -> list[dict[str, Any]]:
+    """Copies of comparison rows with `holm_p` and `bh_p` adjusted over all of them."""
+    raw = [float(row[p_key]) for row in rows]
     holm = adjust_p_values(raw, "holm")
     bh = adjust_p_values(raw, "fdr_bh")
-    return [
-        {**c.to_dict(), "holm_p": h, "bh_p": b}
-        for c, h, b in zip(comparisons, holm, bh, strict=True)
-    ]
+    return [{**row, "holm_p": h, "bh_p": b} for row, h, b in zip(rows, holm, bh, strict=True)]
+
+
+def adjust_comparisons(comparisons: Sequence[PairedComparison]) -> list[dict[str, Any]]:
+    """Each comparison's JSON form with its Holm and BH adjusted McNemar p across all of them."""
+    return with_adjusted_p([c.to_dict() for c in comparisons])
