@@ -33,6 +33,13 @@ def version() -> None:
     typer.echo(f"crossdiff {__version__} ({versions})")
 
 
+# Evaluation under interventions, and paired comparison of runs (crossdiff/commands/evals.py).
+from crossdiff.commands.evals import compare_command, eval_command  # noqa: E402
+
+app.command("eval")(eval_command)
+app.command("compare")(compare_command)
+
+
 @app.callback()
 def _root() -> None:
     """Find where fine-tuning put a skill, and switch it on or off at run time."""

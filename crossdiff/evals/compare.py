@@ -54,8 +54,8 @@ class RunComparison:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
         return {
-            "baseline": self.baseline,
-            "treatment": self.treatment,
+            "baseline_run": self.baseline,
+            "treatment_run": self.treatment,
             "prompts": self.prompts,
             "samples_per_prompt": self.samples_per_prompt,
             **self.comparison.to_dict(),

@@ -174,7 +174,7 @@ class InterventionRun:
 @contextlib.contextmanager
 def intervene(
     models: tuple[PreTrainedModel, PreTrainedModel],
-    hook_point: str,
+    hook_point: str | None,
     intervention: Intervention,
     dictionary: Dictionary | None = None,
     skip_token_ids: frozenset[int] = frozenset(),
@@ -183,30 +183,37 @@ def intervene(
 
     Checks everything (hook point on both models, dictionary widths, feature indices) before
     installing anything, so bad input fails before generation starts. Generate with the yielded
-    `run.model`.
+    `run.model`. The "none" edit installs nothing and needs no hook point.
     """
     model = models[intervention.model]
+    calls = {"prefill": 0, "decode": 0, "other": 0}
+    if intervention.edit == "none":
+        yield InterventionRun(model=model, intervention=intervention, calls=calls)
+        return
+    if not hook_point:
+        raise CrossdiffError(
+            f"the {intervention.edit} edit needs a hook point (e.g. resid_post.13)"
+        )
     other = models[1 - intervention.model]
     point = resolve_hook_point(model, hook_point)
     other_point = resolve_hook_point(other, hook_point)
     widths = (hidden_width(models[0]), hidden_width(models[1]))
     edit = PreparedEdit(intervention, dictionary, widths)
+    uses_other = intervention.needs_other_model
     hooks = _LockstepIntervention(
         edit,
         model,
-        other if intervention.needs_other_model else None,
+        other if uses_other else None,
         point,
-        other_point if intervention.needs_other_model else None,
+        other_point if uses_other else None,
         skip_token_ids,
     )
-    handles = []
-    if intervention.edit != "none":
-        target = get_module(model, point.module_path)
-        handles.append(model.register_forward_pre_hook(hooks.before_forward, with_kwargs=True))
-        if point.kind == "output":
-            handles.append(target.register_forward_hook(hooks.on_output))
-        else:
-            handles.append(target.register_forward_pre_hook(hooks.on_input, with_kwargs=True))
+    target = get_module(model, point.module_path)
+    handles = [model.register_forward_pre_hook(hooks.before_forward, with_kwargs=True)]
+    if point.kind == "output":
+        handles.append(target.register_forward_hook(hooks.on_output))
+    else:
+        handles.append(target.register_forward_pre_hook(hooks.on_input, with_kwargs=True))
     try:
         yield InterventionRun(model=model, intervention=intervention, calls=hooks.state.calls)
     finally:

@@ -9,6 +9,7 @@ staging directory that is renamed into place, so a killed run leaves nothing tha
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,6 @@ from typing import Any
 from crossdiff.errors import CrossdiffError
 from crossdiff.evals.statistics import wilson_interval
 from crossdiff.files import atomic_output_dir, read_json, write_bytes_atomic, write_json_atomic
-from crossdiff.world import Score
 
 GENERATIONS_FILE = "generations.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -38,15 +38,13 @@ RATES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class GenerationRecord:
-    """One generation of one prompt under one condition, with its score."""
+    """One generation of one prompt under one condition, with every score and failure reason."""
 
     prompt_id: str
     sample: int
     condition: str
     text: str
-    num_new_tokens: int
     stopped: bool
-    has_tool: bool
     score: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,37 +54,34 @@ class GenerationRecord:
             "sample": self.sample,
             "condition": self.condition,
             "text": self.text,
-            "num_new_tokens": self.num_new_tokens,
             "stopped": self.stopped,
-            "has_tool": self.has_tool,
             "score": self.score,
         }
 
 
-def rate_summary(scores: Sequence[Score]) -> dict[str, Any]:
-    """Every rate of `RATES` as {count, total, rate, low, high} (Wilson 95 %), plus counts."""
-    groups = {
-        "tool": [s for s in scores if s.has_tool],
-        "no_tool": [s for s in scores if not s.has_tool],
+def rate_summary(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Every rate of `RATES` as {count, total, rate, low, high} (Wilson 95 %), plus counts.
+
+    `scores` are `Score.to_dict()` forms (as stored in generations.jsonl).
+    """
+    groups: dict[str, list[dict[str, Any]]] = {
+        "tool": [s for s in scores if s["has_tool"]],
+        "no_tool": [s for s in scores if not s["has_tool"]],
         "all": list(scores),
     }
     rates = {}
     for name, (field, group) in RATES.items():
         members = groups[group]
-        rates[name] = wilson_interval(
-            sum(bool(getattr(s, field)) for s in members), len(members)
-        ).to_dict()
+        count = sum(bool(s[field]) for s in members)
+        rates[name] = wilson_interval(count, len(members)).to_dict()
     tool = groups["tool"]
-    reasons: dict[str, int] = {}
-    for score in scores:
-        if score.reason is not None:
-            reasons[str(score.reason)] = reasons.get(str(score.reason), 0) + 1
+    reasons = Counter(str(s["reason"]) for s in scores if s.get("reason") is not None)
     return {
         "n": len(scores),
         "n_tool_prompts": len(tool),
         "n_no_tool_prompts": len(groups["no_tool"]),
         "rates": rates,
-        "study_overall_mean": sum(s.study_overall for s in tool) / len(tool) if tool else None,
+        "study_overall_mean": sum(s["study_overall"] for s in tool) / len(tool) if tool else None,
         "failure_reasons": dict(sorted(reasons.items())),
     }
 

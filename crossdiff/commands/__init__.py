@@ -1,0 +1,1 @@
+"""CLI command functions, one module per stage; `crossdiff/cli.py` registers them."""
