@@ -6,6 +6,7 @@ import pytest
 import torch
 import transformers
 
+from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
 from crossdiff.errors import CrossdiffError
 from crossdiff.evals.dictionaries import IdentityDictionary, PCADictionary
 from crossdiff.evals.hooks import intervene
@@ -13,6 +14,7 @@ from crossdiff.evals.interventions import Intervention, PreparedEdit
 from crossdiff.models.capture import forward_to_hook
 from crossdiff.models.hookpoints import resolve_hook_point
 from crossdiff.models.tiny import tiny_causal_lm, tiny_tokenizer
+from crossdiff.normstats import NormStats
 
 transformers.logging.set_verbosity_error()
 
@@ -66,7 +68,7 @@ def _generate(
 
 
 @pytest.fixture(scope="module")
-def pca(pair, tokenizer) -> PCADictionary:
+def activations(pair, tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
     ids = _prompt_ids(tokenizer, [*PROMPTS, "The sea returns it as beaches.", "jumps over"])
     rows_a, rows_b = [], []
     for text_ids in ids:
@@ -75,8 +77,24 @@ def pca(pair, tokenizer) -> PCADictionary:
         for model, rows in zip(pair, (rows_a, rows_b), strict=True):
             point = resolve_hook_point(model, HOOK)
             rows.append(forward_to_hook(model, point, batch, mask)[0])
-    x_a, x_b = torch.cat(rows_a), torch.cat(rows_b)
-    return PCADictionary.fit(x_a, x_b, num_features=24, partition=(6, 6))
+    return torch.cat(rows_a), torch.cat(rows_b)
+
+
+@pytest.fixture(scope="module")
+def pca(activations) -> PCADictionary:
+    return PCADictionary.fit(*activations, num_features=24, partition=(6, 6))
+
+
+@pytest.fixture(scope="module")
+def dfc(activations) -> Crosscoder:
+    """A real dedicated feature crosscoder (untrained weights, statistics of real activations)."""
+    config = CrosscoderConfig(
+        widths=(WIDTH_A, WIDTH_B), dict_size=64, sparsity="topk", k=16, partition=(0.25, 0.25)
+    )
+    x_a, x_b = activations
+    model = Crosscoder(config, stats=(NormStats.from_tensor(x_a), NormStats.from_tensor(x_b)))
+    model.requires_grad_(False)
+    return model
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -130,6 +148,28 @@ def test_b_exclusive_steering_into_a_changes_nothing(pair, tokenizer, pca, kind)
     steer = Intervention("steer", features=features, alpha=32.0, policy="all")
     with intervene(pair, HOOK, steer, dictionary) as run:
         assert _generate(run.model, tokenizer, ids) == clean
+
+
+def test_b_exclusive_steering_of_a_real_dfc_into_a_changes_nothing(
+    pair, tokenizer, dfc, activations
+) -> None:
+    b_only = dfc.partition_slices()["b_exclusive"]
+    features = tuple(range(b_only.start, b_only.stop))
+    codes = dfc.encode(*activations)
+    assert codes[:, b_only].abs().sum() > 0, "the B-exclusive features must fire for this to test"
+    assert torch.count_nonzero(dfc.decoder_vectors(0)[b_only]) == 0
+    ids = _prompt_ids(tokenizer)
+    clean = _generate(pair[0], tokenizer, ids)
+    with intervene(
+        pair, HOOK, Intervention("steer", features=features, alpha=64.0, policy="all"), dfc
+    ) as run:
+        assert _generate(run.model, tokenizer, ids) == clean
+    a_only = dfc.partition_slices()["a_exclusive"]
+    steer_a = Intervention(
+        "steer", features=tuple(range(a_only.start, a_only.stop)), alpha=64.0, policy="all"
+    )
+    with intervene(pair, HOOK, steer_a, dfc) as run:
+        assert _generate(run.model, tokenizer, ids) != clean
 
 
 def _hidden_after_edit(models, intervention, dictionary, prompt_ids) -> torch.Tensor:

@@ -59,8 +59,7 @@ def load_dictionary(spec: str | None, widths: tuple[int, int] | None = None) -> 
         return LoadedDictionary(
             IdentityDictionary(*widths), {"kind": "identity", "widths": list(widths)}, None
         )
-    from crossdiff.crosscoder import load_crosscoder
-    from crossdiff.crosscoder.checkpoint import WEIGHTS_FILE, load_metadata
+    from crossdiff.crosscoder.checkpoint import WEIGHTS_FILE, load_crosscoder, load_metadata
 
     path = Path(spec)
     if not path.is_dir():
