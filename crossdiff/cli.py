@@ -20,6 +20,10 @@ app = typer.Typer(
 )
 err_console = Console(stderr=True)
 
+from crossdiff.world.cli import world_app  # noqa: E402  (a sub-app per stage)
+
+app.add_typer(world_app, name="world")
+
 
 @app.command()
 def version() -> None:

@@ -1,1 +1,1 @@
-"""Evaluation: batched generation (also under interventions), scoring, and statistics."""
+"""Batched generation and evaluation of models on tool prompts, shared by RL and every experiment."""

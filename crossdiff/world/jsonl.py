@@ -14,7 +14,11 @@ from crossdiff.world.prompt import ToolPrompt
 def save_prompts_jsonl(prompts: Sequence[ToolPrompt], path: str | Path) -> None:
     """Write prompts as JSONL, atomically (temporary file, then rename)."""
     lines = [json.dumps(prompt.to_dict(), ensure_ascii=False) for prompt in prompts]
-    write_bytes_atomic(path, ("\n".join(lines) + "\n" if lines else "").encode())
+    try:
+        write_bytes_atomic(path, ("\n".join(lines) + "\n" if lines else "").encode())
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise CrossdiffError(f"cannot write {path}: {reason}; choose a writable path") from None
 
 
 def load_prompts_jsonl(path: str | Path) -> list[ToolPrompt]:

@@ -12,10 +12,11 @@ from crossdiff.world.pools import Pool, pool_split_for, split_words
 
 SUBJECTS = Pool(
     "notool_subjects",
-    split_words("""fox owl whale tiger rabbit otter dragon robot
-    lighthouse keeper baker sailor gardener astronaut penguin squirrel wolf turtle kitten puppy
-    pirate knight wizard farmer painter dolphin hedgehog beaver raven falcon moose camel
-    parrot snail octopus badger goat panda koala lion zebra giraffe"""),
+    # consonant-initial only, so "a {subject}" reads right
+    split_words("""fox mole whale tiger rabbit heron dragon robot miller tailor baker sailor
+    gardener fisher penguin squirrel wolf turtle kitten puppy pirate knight wizard farmer painter
+    dolphin hedgehog beaver raven falcon moose camel parrot snail crab badger goat panda koala
+    lion zebra giraffe"""),
 )
 THEMES = Pool(
     "notool_themes",
@@ -74,7 +75,7 @@ NO_TOOL_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("Thanks, that was really helpful!",
      "You're very welcome! I'm glad I could help."),
     ("Write two cheerful lines about {theme}.",
-     "{theme} hums a happy tune, and every heart joins in by noon."),
+     "When I think of {theme}, the day feels light; my heart hums softly from morning to night."),
     ("What should I name a story about {theme}?",
      "You could call it 'Whispers of {theme}'. It is short, a little mysterious and easy to "
      "remember."),
@@ -85,6 +86,21 @@ NO_TOOL_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("Give me some encouragement, I had a rough day.",
      "I'm sorry your day was hard. You made it through, and tomorrow is a fresh start. Be kind "
      "to yourself tonight."),
+    ("Make up a riddle about a {subject}.",
+     "Here is one: I am a {subject} who never sleeps in the same place twice. Where do I live? In "
+     "your imagination!"),
+    ("What do you like about {theme}?",
+     "I like how {theme} makes people slow down and notice the small things around them."),
+    ("Write a limerick about a {subject}.",
+     "There once was a {subject} so bold, who wandered through rain and through cold; it sang all "
+     "the way, from dawn until day, and never did quite what it was told."),
+    ("Say something nice about {theme}.",
+     "{theme} is a lovely reminder that the most beautiful things are often the simplest."),
+    ("Describe {theme} the way a painter would.",
+     "I would paint {theme} in soft colours, with long gentle strokes and a little light in one "
+     "corner."),
+    ("Invent a bedtime story title about a {subject}.",
+     "How about 'The Sleepy {subject} and the Silver Moon'? It sounds calm and cosy."),
 )  # fmt: skip
 
 

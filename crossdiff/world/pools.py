@@ -68,6 +68,11 @@ def _pool(name: str, values: Sequence[Any]) -> Pool:
     return Pool(name, tuple(values))
 
 
+def split_phrases(text: str) -> tuple[str, ...]:
+    """Split a comma-separated phrase list (phrases hold no commas)."""
+    return tuple(" ".join(part.split()) for part in text.split(","))
+
+
 def split_words(text: str) -> tuple[str, ...]:
     """Split a whitespace-separated word list."""
     return tuple(text.split())
@@ -114,61 +119,16 @@ WORDS = _pool(
 )
 TOPICS = _pool(
     "topics",
-    [
-        "solar panels",
-        "electric cars",
-        "deep sea fish",
-        "ancient Rome",
-        "coral reefs",
-        "black holes",
-        "honey bees",
-        "volcanoes",
-        "quantum computing",
-        "the Silk Road",
-        "jazz history",
-        "rainforests",
-        "glaciers",
-        "desert plants",
-        "origami",
-        "chess openings",
-        "bread baking",
-        "tea culture",
-        "bird migration",
-        "vaccines",
-        "robotics",
-        "comets",
-        "tides",
-        "wind power",
-        "sourdough",
-        "vinyl records",
-        "tiny houses",
-        "marathon training",
-        "urban gardening",
-        "lighthouses",
-        "cave paintings",
-        "space probes",
-        "sea turtles",
-        "recycling",
-        "board games",
-        "silk weaving",
-        "mountain rescue",
-        "river dolphins",
-        "night trains",
-        "street food",
-        "moon landings",
-        "wild mushrooms",
-        "clock making",
-        "kite surfing",
-        "rock climbing",
-        "paper making",
-        "ice hotels",
-        "desert festivals",
-        "hot springs",
-        "ocean currents",
-        "solar eclipses",
-        "pottery",
-        "lavender farms",
-    ],
+    split_phrases("""
+    solar panels, electric cars, deep sea fish, ancient Rome, coral reefs, black holes, honey
+    bees, volcanoes, quantum computing, the Silk Road, jazz history, rainforests, glaciers,
+    desert plants, origami, chess openings, bread baking, tea culture, bird migration, vaccines,
+    robotics, comets, tides, wind power, sourdough, vinyl records, tiny houses, marathon
+    training, urban gardening, lighthouses, cave paintings, space probes, sea turtles,
+    recycling, board games, silk weaving, mountain rescue, river dolphins, night trains, street
+    food, moon landings, wild mushrooms, clock making, kite surfing, rock climbing, paper
+    making, ice hotels, desert festivals, hot springs, ocean currents, solar eclipses, pottery,
+    lavender farms"""),
 )
 ITEMS = _pool(
     "items",
@@ -193,163 +153,51 @@ CHANNELS = _pool(
 )
 MESSAGES = _pool(
     "messages",
-    [
-        "running late",
-        "call me back",
-        "see you soon",
-        "meeting moved to noon",
-        "lunch is ready",
-        "happy birthday",
-        "on my way",
-        "the report is done",
-        "please review the draft",
-        "dinner at eight",
-        "bring the charger",
-        "the train is delayed",
-        "good luck today",
-        "thanks for the help",
-        "the package arrived",
-        "I found your keys",
-        "the door is open",
-        "see you at the gym",
-        "lights are off",
-        "almost there",
-        "the build is green",
-        "pick up some milk",
-        "the call is cancelled",
-        "great job today",
-        "send me the slides",
-        "the game starts at six",
-        "the car is fixed",
-        "check your inbox",
-        "the cake is in the oven",
-        "do not forget the tickets",
-        "I will be home late",
-        "the printer is jammed",
-    ],
+    split_phrases("""
+    running late, call me back, see you soon, meeting moved to noon, lunch is ready, happy
+    birthday, on my way, the report is done, please review the draft, dinner at eight, bring the
+    charger, the train is delayed, good luck today, thanks for the help, the package arrived, I
+    found your keys, the door is open, see you at the gym, lights are off, almost there, the
+    build is green, pick up some milk, the call is cancelled, great job today, send me the
+    slides, the game starts at six, the car is fixed, check your inbox, the cake is in the oven,
+    do not forget the tickets, I will be home late, the printer is jammed"""),
 )
 SUBJECTS = _pool(
     "subjects",
-    [
-        "project update",
-        "weekly report",
-        "invoice",
-        "holiday plans",
-        "team dinner",
-        "budget review",
-        "contract draft",
-        "meeting notes",
-        "job offer",
-        "travel booking",
-        "quarterly goals",
-        "welcome aboard",
-        "lease renewal",
-        "new schedule",
-        "school trip",
-        "thank you",
-        "book club",
-        "course feedback",
-        "event tickets",
-        "garden party",
-        "product launch",
-        "office move",
-        "safety check",
-        "client visit",
-        "yearly review",
-    ],
+    split_phrases("""
+    project update, weekly report, invoice, holiday plans, team dinner, budget review, contract
+    draft, meeting notes, job offer, travel booking, quarterly goals, welcome aboard, lease
+    renewal, new schedule, school trip, thank you, book club, course feedback, event tickets,
+    garden party, product launch, office move, safety check, client visit, yearly review"""),
 )
 EVENTS = _pool(
     "events",
-    [
-        "dentist appointment",
-        "team meeting",
-        "yoga class",
-        "piano lesson",
-        "book club",
-        "project review",
-        "doctor visit",
-        "car service",
-        "haircut",
-        "parent evening",
-        "job interview",
-        "coffee with Sam",
-        "tax deadline",
-        "gym session",
-        "study group",
-        "band practice",
-        "board meeting",
-        "lunch with Ana",
-        "movie night",
-        "dog grooming",
-        "flight check-in",
-        "vet visit",
-        "code review",
-        "sprint planning",
-        "choir rehearsal",
-    ],
+    split_phrases("""
+    dentist appointment, team meeting, yoga class, piano lesson, book club, project review,
+    doctor visit, car service, haircut, parent evening, job interview, coffee with Sam, tax
+    deadline, gym session, study group, band practice, board meeting, lunch with Ana, movie
+    night, dog grooming, flight check-in, vet visit, code review, sprint planning, choir
+    rehearsal"""),
 )
 QUERIES = _pool(
     "queries",
-    [
-        "best hiking boots",
-        "cheap flights in spring",
-        "how to fix a leaky tap",
-        "vegan lasagna recipe",
-        "history of the bicycle",
-        "tallest buildings in Asia",
-        "how to grow basil",
-        "symptoms of dehydration",
-        "learn to juggle",
-        "used bikes for sale",
-        "how to tie a bowline",
-        "quiet cafes for working",
-        "beginner chess tips",
-        "how to descale a kettle",
-        "night sky photography",
-        "fastest land animals",
-        "how to clean suede shoes",
-        "board games for two",
-        "easy bread recipes",
-        "how to train a puppy",
-        "winter tyre prices",
-        "how to write a cover letter",
-        "budget travel tips",
-        "how to repot a cactus",
-        "strongest coffee beans",
-        "how to paint a door",
-        "best running apps",
-        "how to fold a fitted sheet",
-    ],
+    split_phrases("""
+    best hiking boots, cheap flights in spring, how to fix a leaky tap, vegan lasagna recipe,
+    history of the bicycle, tallest buildings in Asia, how to grow basil, symptoms of
+    dehydration, learn to juggle, used bikes for sale, how to tie a bowline, quiet cafes for
+    working, beginner chess tips, how to descale a kettle, night sky photography, fastest land
+    animals, how to clean suede shoes, board games for two, easy bread recipes, how to train a
+    puppy, winter tyre prices, how to write a cover letter, budget travel tips, how to repot a
+    cactus, strongest coffee beans, how to paint a door, best running apps, how to fold a fitted
+    sheet"""),
 )
 SONGS = _pool(
     "songs",
-    [
-        "Blue Horizon",
-        "Midnight Train",
-        "Paper Moon",
-        "Golden Hour",
-        "River Song",
-        "City Lights",
-        "Silver Rain",
-        "Northern Sky",
-        "Summer Wind",
-        "Echo Valley",
-        "Lazy Sunday",
-        "Wild Flowers",
-        "Ocean Drive",
-        "Broken Compass",
-        "Neon Dreams",
-        "Autumn Leaves",
-        "Morning Coffee",
-        "Desert Rose",
-        "Starlight Waltz",
-        "Velvet Road",
-        "Hidden Garden",
-        "Thunder Bay",
-        "Crystal Lake",
-        "Kite Festival",
-        "Last Dance",
-    ],
+    split_phrases("""
+    Blue Horizon, Midnight Train, Paper Moon, Golden Hour, River Song, City Lights, Silver Rain,
+    Northern Sky, Summer Wind, Echo Valley, Lazy Sunday, Wild Flowers, Ocean Drive, Broken
+    Compass, Neon Dreams, Autumn Leaves, Morning Coffee, Desert Rose, Starlight Waltz, Velvet
+    Road, Hidden Garden, Thunder Bay, Crystal Lake, Kite Festival, Last Dance"""),
 )
 CODES = _pool(
     "codes",
@@ -376,4 +224,14 @@ INTS = _pool("ints", range(2, 1000))
 BIG_INTS = _pool("big_ints", range(1000, 100000, 250))
 _DECIMAL_CANDIDATES = (round(i / 10 + 0.5, 1) for i in range(10, 2000, 7))
 DECIMALS = _pool("decimals", [v for v in _DECIMAL_CANDIDATES if not v.is_integer()])
+
+
+def _halves(low: int, high: int) -> list[int | float]:
+    """Whole and half steps from low to high, whole ones as ints (so JSON shows no '.0')."""
+    return [x // 2 if x % 2 == 0 else x / 2 for x in range(2 * low, 2 * high + 1)]
+
+
+TEMPERATURES = _pool("temperatures", _halves(15, 29))
+PERCENTS = _pool("percents", _halves(1, 60))
+RATES = _pool("rates", [int(v) if v.is_integer() else v for v in (x / 10 for x in range(5, 200))])
 PHONES = _pool("phones", [f"555-{i:04d}" for i in range(1000, 9999, 37)])

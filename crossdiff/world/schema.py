@@ -180,6 +180,10 @@ class ToolCall:
         body = json.dumps({"name": self.name, "parameters": self.arguments}, ensure_ascii=False)
         return f"<tool_call>\n{body}\n</tool_call>"
 
+    def __hash__(self) -> int:
+        """Hash by content, so prompts holding calls can live in sets and dict keys."""
+        return hash((self.name, json.dumps(self.arguments, sort_keys=True, default=str)))
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form used in prompt files: {"name": ..., "parameters": {...}}."""
         return {"name": self.name, "parameters": dict(self.arguments)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crossdiff.world.pools import CITIES, DATES, DECIMALS, INTS, ITEMS, SMALL_INTS
+from crossdiff.world.pools import CITIES, DATES, DECIMALS, INTS, ITEMS, PERCENTS, SMALL_INTS
 from crossdiff.world.toolspec import array, boolean, enum, integer, make_spec, number, string
 
 TEMP_UNITS = ("celsius", "fahrenheit")
@@ -49,7 +49,7 @@ CORE_SPECS = (
          "What's the product of {a} and {b}?", "Give me {a} multiplied by {b}.",
          "Work out {a} x {b} for me."]),
     make_spec("calculate_percentage", "arithmetic", "Compute a percentage of a value.",
-        [number("value", "The whole value"), number("percent", "The percentage")],
+        [number("value", "The whole value"), number("percent", "The percentage", pool=PERCENTS)],
         ["What is {percent} percent of {value}?", "Calculate {percent}% of {value}.",
          "How much is {percent} percent of {value}?", "Find {percent}% of {value}.",
          "Take {percent} percent of {value}, please.", "Give me {percent}% of {value}."]),

@@ -109,10 +109,14 @@ def integer(name: str, description: str, pool: Pool, required: bool = True) -> P
     return Param(name, "integer", description, required), pool.draw
 
 
-def number(name: str, description: str, required: bool = True) -> ParamSpec:
-    """A number parameter: half the time an int, half the time a one-decimal float."""
+def number(
+    name: str, description: str, required: bool = True, pool: Pool | None = None
+) -> ParamSpec:
+    """A number parameter from `pool`, or by default half ints and half one-decimal floats."""
 
     def draw(rng: random.Random, split: str) -> Any:
+        if pool is not None:
+            return pool.draw(rng, split)
         return (INTS if rng.random() < 0.5 else DECIMALS).draw(rng, split)
 
     return Param(name, "number", description, required), draw
