@@ -9,6 +9,7 @@ import transformers
 from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
 from crossdiff.errors import CrossdiffError
 from crossdiff.evals.dictionaries import IdentityDictionary, PCADictionary
+from crossdiff.evals.generate import GenerationConfig, generate_from_ids
 from crossdiff.evals.hooks import intervene
 from crossdiff.evals.interventions import Intervention, PreparedEdit
 from crossdiff.models.capture import forward_to_hook
@@ -27,6 +28,15 @@ PROMPTS = [
     'A tool call looks like {"name": "add"',
 ]
 POLICIES = ("last_prompt_token", "prompt", "all")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models are latency-bound: extra threads only add contention on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +59,11 @@ def _prompt_ids(tokenizer, prompts=PROMPTS) -> list[list[int]]:
 
 
 def _generate(
-    model, tokenizer, prompt_ids: list[list[int]], new_tokens: int = 6
+    model, tokenizer, prompt_ids: list[list[int]], new_tokens: int = 6, batch_size: int = 0
 ) -> list[list[int]]:
-    """Greedy continuation ids of left-padded prompts (one batch)."""
-    width = max(len(ids) for ids in prompt_ids)
-    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompt_ids])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids])
-    with torch.no_grad():
-        out = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            max_new_tokens=new_tokens,
-            min_new_tokens=new_tokens,
-            do_sample=False,
-            pad_token_id=0,
-        )
-    return out[:, width:].tolist()
+    """Greedy continuation ids from the project's decode loop (left padding, KV cache)."""
+    config = GenerationConfig(max_new_tokens=new_tokens, batch_size=batch_size or len(prompt_ids))
+    return [list(g.token_ids) for g in generate_from_ids(model, tokenizer, prompt_ids, config)]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +104,8 @@ def test_identity_splice_reproduces_clean_generation(pair, tokenizer, policy) ->
     with intervene(pair, HOOK, Intervention("splice", policy=policy), dictionary) as run:
         spliced = _generate(run.model, tokenizer, ids)
     assert spliced == clean
-    assert run.calls["other"] == (6 if policy == "all" else 1)
+    steps = run.calls["prefill"] + run.calls["decode"]
+    assert run.calls["other"] == (steps if policy == "all" else run.calls["prefill"])
 
 
 @pytest.mark.parametrize("model_type", ["gpt2", "llama", "gemma2"])
@@ -220,7 +220,7 @@ def test_padded_batch_equals_one_prompt_at_a_time(pair, tokenizer, pca, interven
     ids = _prompt_ids(tokenizer)
     with intervene(pair, HOOK, intervention, pca) as run:
         batched = _generate(run.model, tokenizer, ids)
-        single = [_generate(run.model, tokenizer, [p])[0] for p in ids]
+        single = _generate(run.model, tokenizer, ids, batch_size=1)
     assert batched == single
     assert batched != _generate(pair[intervention.model], tokenizer, ids)  # the edit did something
 
