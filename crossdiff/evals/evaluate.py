@@ -70,7 +70,9 @@ def score_generations(
     prompts: Sequence[ToolPrompt], generations: Sequence[Generation]
 ) -> Evaluation:
     """Score generated answers against their prompts and summarise."""
-    scores = [score_response(gen.text, prompt) for prompt, gen in zip(prompts, generations, strict=True)]
+    scores = [
+        score_response(gen.text, prompt) for prompt, gen in zip(prompts, generations, strict=True)
+    ]
     records = [
         PromptRecord(prompt.id, gen.text, gen.stopped, score.to_dict())
         for prompt, gen, score in zip(prompts, generations, scores, strict=True)

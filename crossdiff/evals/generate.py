@@ -121,7 +121,9 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
         if text in vocab:
             ids.add(int(vocab[text]))
     if not ids:
-        raise CrossdiffError("the tokenizer has no eos token: set tokenizer.eos_token before generating")
+        raise CrossdiffError(
+            "the tokenizer has no eos token: set tokenizer.eos_token before generating"
+        )
     return sorted(ids)
 
 
@@ -132,9 +134,7 @@ def pad_token_id(tokenizer: Any) -> int:
     return int(stop_token_ids(tokenizer)[0])
 
 
-def left_pad(
-    sequences: Sequence[Sequence[int]], pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-pad id lists into (ids [B, T], attention mask [B, T])."""
     width = max(len(seq) for seq in sequences)
     ids_BT = torch.full((len(sequences), width), pad_id, dtype=torch.long)

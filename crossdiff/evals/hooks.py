@@ -178,8 +178,11 @@ def intervene(
     intervention: Intervention,
     dictionary: Dictionary | None = None,
     skip_token_ids: frozenset[int] = frozenset(),
+    hook_point_b: str | None = None,
 ) -> Iterator[InterventionRun]:
     """Install `intervention` on models[intervention.model] (0 = A, 1 = B) for the `with` block.
+
+    `hook_point` names the hook point of both models unless model B's differs (`hook_point_b`).
 
     Checks everything (hook point on both models, dictionary widths, feature indices) before
     installing anything, so bad input fails before generation starts. Generate with the yielded
@@ -195,8 +198,9 @@ def intervene(
             f"the {intervention.edit} edit needs a hook point (e.g. resid_post.13)"
         )
     other = models[1 - intervention.model]
-    point = resolve_hook_point(model, hook_point)
-    other_point = resolve_hook_point(other, hook_point)
+    names = (hook_point, hook_point_b or hook_point)
+    point = resolve_hook_point(model, names[intervention.model])
+    other_point = resolve_hook_point(other, names[1 - intervention.model])
     widths = (hidden_width(models[0]), hidden_width(models[1]))
     edit = PreparedEdit(intervention, dictionary, widths)
     uses_other = intervention.needs_other_model

@@ -115,7 +115,9 @@ def sample_rollouts(
 ) -> Rollouts:
     """Sample `group_size` answers per prompt with the shared generator and score them."""
     group = config.group_size
-    texts = [render_prompt(p, tokenizer, chat) for p, chat in zip(prompts, chat_template, strict=True)]
+    texts = [
+        render_prompt(p, tokenizer, chat) for p, chat in zip(prompts, chat_template, strict=True)
+    ]
     prompt_ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     repeated = [ids for ids in prompt_ids for _ in range(group)]
     generation = GenerationConfig(
