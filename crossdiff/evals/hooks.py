@@ -42,7 +42,7 @@ from crossdiff.models.hookpoints import (
 
 
 def hidden_width(model: PreTrainedModel) -> int:
-    """The width of the hook point's vector: the model's hidden size (residual stream)."""
+    """The model's residual-stream width (hidden size): the width of a resid_* hook point."""
     config = model.config
     for name in ("hidden_size", "n_embd", "d_model"):
         value = getattr(config, name, None)
@@ -61,13 +61,13 @@ def _cache_keyword(model: PreTrainedModel) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
-def _call_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
+def _input_ids(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
     input_ids = kwargs.get("input_ids", args[0] if args else None)
     if not isinstance(input_ids, Tensor):
         raise CrossdiffError(
             "interventions need token ids: call the model with input_ids (not inputs_embeds)"
         )
-    return input_ids, kwargs
+    return input_ids
 
 
 def _cache_length(cache: Any) -> int:
@@ -101,7 +101,6 @@ class _LockstepIntervention:
         skip_token_ids: frozenset[int],
     ) -> None:
         self.edited = edited
-        self.model = model
         self.other = other
         self.point = point
         self.other_point = other_point
@@ -111,7 +110,7 @@ class _LockstepIntervention:
         self.state = _StepState()
 
     def before_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        input_ids, kwargs = _call_inputs(args, kwargs)
+        input_ids = _input_ids(args, kwargs)
         cache = kwargs.get(self.cache_key, kwargs.get("past_key_values", kwargs.get("cache")))
         phase: Phase = "prefill" if _cache_length(cache) == 0 else "decode"
         self.state.calls[phase] += 1
