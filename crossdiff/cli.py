@@ -24,6 +24,10 @@ from crossdiff.world.cli import world_app  # noqa: E402  (a sub-app per stage)
 
 app.add_typer(world_app, name="world")
 
+from crossdiff.organism.cli import organism_app  # noqa: E402
+
+app.add_typer(organism_app, name="organism")
+
 
 @app.command()
 def version() -> None:

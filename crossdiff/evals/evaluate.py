@@ -84,7 +84,7 @@ def score_generations(
 def text_loss(
     model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int = 32
 ) -> float:
-    """Mean next-token cross-entropy (nats per token) of `model` over `texts`, each ending in eos."""
+    """Mean next-token cross-entropy (nats per token) of `model` over `texts` (eos appended)."""
     total_loss = 0.0
     total_tokens = 0
     was_training = model.training

@@ -95,13 +95,13 @@ def pretrain(
         lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.position_ids_BT)
+        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        curve.append({"step": step, "loss": float(loss), "lr": lr, "call_share": share})
+        curve.append({"step": step, "loss": loss.item(), "lr": lr, "call_share": share})
         if on_step is not None:
-            on_step(step, float(loss))
+            on_step(step, curve[-1]["loss"])
     model.eval()
     return curve
