@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,13 +37,8 @@ from crossdiff.models.capture import forward_to_hook
 from crossdiff.models.hookpoints import decoder_layers, resolve_hook_point
 from crossdiff.models.pair import ModelPair, load_model_pair
 from crossdiff.normstats import NormStats
+from crossdiff.organism.build import build_organism
 from crossdiff.world import load_split
-
-
-def build_organism(out: Path, size: str) -> None:
-    """Build the organism with the project's own CLI (a subprocess, so its API is the CLI)."""
-    command = [sys.executable, "-m", "crossdiff.cli", "organism", "build", "--out", str(out)]
-    subprocess.run([*command, "--size", size, "--force"], check=True, stdout=subprocess.DEVNULL)
 
 
 def benchmark_crosscoder(pair: ModelPair, hook_point: str, texts: list[str]) -> Crosscoder:
@@ -94,7 +87,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--single-subset", type=int, default=24, help="prompts timed one by one")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -103,7 +96,7 @@ def main() -> None:
         built = organism is None
         if organism is None:
             organism = Path(scratch) / "organism"
-            build_organism(organism, args.size)
+            build_organism(organism, size=args.size, show_progress=False)
         pair = load_model_pair(str(organism / "rl"), str(organism / "base"))
         layers = len(decoder_layers(pair.model_a))
         hook_point = f"resid_post.{max(0, layers // 2 - 1)}"  # the middle of the residual stream

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -228,3 +229,22 @@ def test_cli_eval_compare_and_one_line_errors(pair_dir, tmp_path) -> None:
     )
     assert process.returncode == 2
     assert "bad.jsonl:1" in process.stderr and len(process.stderr.strip().splitlines()) <= 2
+
+
+def test_on_the_micro_organism_identity_splice_and_spillover_change_nothing(
+    micro_organism, tmp_path
+) -> None:
+    runs = {}
+    for name, condition, model in (
+        ("a", "none", "A"),
+        ("splice", "splice", "A"),
+        ("b", "none", "B"),
+        ("spillover", "spillover", "B"),
+    ):
+        request = _request(micro_organism, tmp_path / name, condition, model=model, limit=4)
+        if condition != "none":
+            request = dataclasses.replace(request, crosscoder="identity", hook_point="resid_post.0")
+        evaluate_request(request)
+        runs[name] = [r["text"] for r in load_run(tmp_path / name).records]
+    assert runs["splice"] == runs["a"]
+    assert runs["spillover"] == runs["b"]
