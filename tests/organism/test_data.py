@@ -33,10 +33,11 @@ def test_dialogue_loss_covers_exactly_the_answer(tokenizer) -> None:
         assert not doc.loss[0]
 
 
-def test_rows_have_fixed_length_and_shifted_labels(tokenizer) -> None:
+def test_rows_are_filled_to_one_width_with_shifted_labels(tokenizer) -> None:
     stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=1)
     batch = stream.batch(call_share=1.0)
-    assert batch.input_ids_BT.shape == (3, 700) == batch.labels_BT.shape
+    assert batch.input_ids_BT.shape == batch.labels_BT.shape
+    assert batch.input_ids_BT.shape[0] == 3 and batch.input_ids_BT.shape[1] % 16 == 0
     ids, labels = batch.input_ids_BT[0].tolist(), batch.labels_BT[0].tolist()
     for t, label in enumerate(labels):
         if label != -100:
