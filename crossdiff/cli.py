@@ -28,6 +28,11 @@ from crossdiff.organism.cli import organism_app  # noqa: E402
 
 app.add_typer(organism_app, name="organism")
 
+from crossdiff.activations.cli import collect_command, store_app  # noqa: E402
+
+app.command("collect")(collect_command)
+app.add_typer(store_app, name="store")
+
 
 @app.command()
 def version() -> None:
