@@ -96,7 +96,7 @@ class CrosscoderConfig(BaseModel):
                     f"partition fractions must be >= 0 with p_A + p_B < 1, got {self.partition}: "
                     "leave room for the shared partition"
                 )
-            n_a, n_b = math.floor(p_a * self.dict_size), math.floor(p_b * self.dict_size)
+            n_a, n_b = self.partition_sizes
             if self.dict_size - n_a - n_b < 1:
                 raise ValueError("partition leaves no shared features: lower p_A or p_B")
         for name in ("l1_coeff", "lambda_shared", "lambda_excl", "auxk_coeff", "l0_coeff"):
@@ -124,9 +124,10 @@ class CrosscoderConfig(BaseModel):
         """(n_A, n_B) = (floor(p_A·D), floor(p_B·D)); (0, 0) without a partition."""
         if self.partition is None:
             return (0, 0)
+        # The tiny epsilon keeps n/D * D from flooring to n - 1 through rounding.
         return (
-            math.floor(self.partition[0] * self.dict_size),
-            math.floor(self.partition[1] * self.dict_size),
+            math.floor(self.partition[0] * self.dict_size + 1e-9),
+            math.floor(self.partition[1] * self.dict_size + 1e-9),
         )
 
 
@@ -190,6 +191,16 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_joint(self) -> RunConfig:
+        crosscoder = self.crosscoder
+        if crosscoder.sparsity == "relu" and crosscoder.l1_coeff == 0:
+            raise ValueError(
+                "crosscoder.sparsity = 'relu' trains without any sparsity pressure when "
+                "l1_coeff = 0: set crosscoder.l1_coeff > 0 (e.g. 1e-2)"
+            )
+        if crosscoder.sparsity == "jumprelu" and crosscoder.l0_coeff == crosscoder.l1_coeff == 0:
+            raise ValueError(
+                "crosscoder.sparsity = 'jumprelu' needs l0_coeff > 0 or l1_coeff > 0 to be sparse"
+            )
         k_start = self.train.k_start
         if k_start is not None and k_start >= self.crosscoder.dict_size:
             raise ValueError(
@@ -208,9 +219,9 @@ def build_config(kind: type[Model], values: dict[str, Any], source: str = "confi
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "(config)"
+            field = ".".join(str(part) for part in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{field}: {message}")
+            problems.append(f"{field}: {message}" if field else message)
         raise CrossdiffError(f"{source}: invalid {kind.__name__}: " + "; ".join(problems)) from exc
 
 
