@@ -88,8 +88,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--single-subset", type=int, default=24, help="prompts timed one by one")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: the organism's models are tiny and latency-bound; extra threads "
+        "only add contention on a shared 2-core machine)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory(prefix="crossdiff-bench-") as scratch:
         organism = args.organism
@@ -163,6 +171,7 @@ def main() -> None:
         "prompts_per_speed_run": len(speed_texts),
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
+        "torch_threads": args.threads,
         "plain_generation_includes": "model A only: prefill + decode, no hooks, model B not run",
         "speed_runs": "exactly max_new_tokens per prompt (stop tokens off), so every condition "
         "does the same number of decode steps; best of --repeats interleaved runs",
