@@ -122,7 +122,13 @@ class _LockstepIntervention:
         if mask is None or not self.edited.intervention.needs_other_model:
             return
         if phase == "prefill":
-            self.state.other_cache = DynamicCache(config=self.other.config)  # type: ignore[union-attr]
+            # Prefill-only policies never run the other model again: it needs no KV cache then.
+            keeps_cache = policy == "all"
+            self.state.other_cache = (
+                DynamicCache(config=self.other.config)  # type: ignore[union-attr]
+                if keeps_cache
+                else None
+            )
         self.state.h_other_BTD = self._run_other(input_ids, kwargs)
 
     def _run_other(self, input_ids: Tensor, kwargs: dict) -> Tensor:
