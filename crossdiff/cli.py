@@ -12,6 +12,7 @@ from rich.console import Console
 
 from crossdiff.activations.cli import collect_command, store_app
 from crossdiff.commands.analyze import analyze_command
+from crossdiff.commands.evals import compare_command, eval_command
 from crossdiff.commands.train import train_command
 from crossdiff.errors import CrossdiffError
 from crossdiff.organism.cli import organism_app
@@ -32,6 +33,8 @@ app.command("collect")(collect_command)
 app.add_typer(store_app, name="store")
 app.command("train")(train_command)
 app.command("analyze")(analyze_command)
+app.command("eval")(eval_command)
+app.command("compare")(compare_command)
 
 
 @app.command()

@@ -71,21 +71,27 @@ def forward_to_hook(
     input_ids: Tensor,
     attention_mask: Tensor,
     position_ids: Tensor | None = None,
+    cache: Any = None,
+    cache_keyword: str = "cache",
 ) -> Tensor:
     """Run `model` on a padded batch only as far as `hook`; return its tensor (batch, seq, d).
 
     `position_ids` is passed only when given (left-padded batches need it so that absolute
-    position embeddings see the same positions as an unpadded text).
+    position embeddings see the same positions as an unpadded text). With a `cache` (a
+    transformers Cache, passed as `cache_keyword`), the call extends it, so the model can run in
+    lockstep with a generation loop; layers after the hook point are never cached nor needed.
     """
     kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
     if position_ids is not None:
         kwargs["position_ids"] = position_ids
+    if cache is not None:
+        kwargs[cache_keyword] = cache
     with (
         torch.inference_mode(),
         capture_hook(model, hook, stop=True) as capture,
         contextlib.suppress(_StopForward),
     ):
-        model(**kwargs, use_cache=False)
+        model(**kwargs, use_cache=cache is not None)
     if capture.hidden is None:
         raise RuntimeError(f"hook point {hook.name} at '{hook.module_path}' was never reached")
     return capture.hidden
