@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from crossdiff.commands.train import train_command
 from crossdiff.errors import CrossdiffError
 
 app = typer.Typer(
@@ -35,6 +36,9 @@ def version() -> None:
 
     versions = f"torch {torch.__version__}, transformers {transformers.__version__}"
     typer.echo(f"crossdiff {__version__} ({versions})")
+
+
+app.command(name="train")(train_command)
 
 
 @app.callback()
