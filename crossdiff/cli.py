@@ -40,6 +40,12 @@ def version() -> None:
 
 app.command(name="train")(train_command)
 
+# Evaluation under interventions, and paired comparison of runs (crossdiff/commands/evals.py).
+from crossdiff.commands.evals import compare_command, eval_command  # noqa: E402
+
+app.command("eval")(eval_command)
+app.command("compare")(compare_command)
+
 
 @app.callback()
 def _root() -> None:

@@ -1,0 +1,190 @@
+"""Benchmark: the cost of interventions during generation, and batched vs one-at-a-time evaluation.
+
+Prints ONE JSON object. In one run on the organism (built into a temporary directory with
+`crossdiff organism build --size micro` unless --organism is given):
+- `splice_speed_ratio`: new tokens/s of model A generating under a splice hook (the study's
+  policy: last prompt token, prefill only) over plain generation. "Plain generation" is model A
+  alone (prefill + decode, no hooks, model B not run); the splice run also runs model B on the
+  prompt up to the hook point (encoding needs both models' activations) plus encode/decode.
+- `steer_speed_ratio`: the same for the study's input-conditional steering rule (also encodes,
+  so it also runs model B on the prompt).
+- `batch_speedup`: time per prompt of evaluating `test` one prompt at a time over time per prompt
+  batched (one-at-a-time is timed on a subset and extrapolated per prompt, as the JSON says).
+The dictionary is a crosscoder of realistic size (D = 16·d, top-k 32, DFC partition 10 %/10 %,
+normalisation statistics of real activations) with untrained weights: speed does not depend on
+training, and the organism ships no crosscoder.
+
+Usage: flock /tmp/crossdiff-heavy.lock python benchmarks/intervene.py [--organism DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from crossdiff.evals.evaluate import evaluate, render_prompts
+from crossdiff.evals.generate import GenerationConfig, generate, left_pad, pad_token_id
+
+from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
+from crossdiff.evals.hooks import hidden_width, intervene
+from crossdiff.evals.interventions import Intervention
+from crossdiff.models.capture import forward_to_hook
+from crossdiff.models.hookpoints import decoder_layers, resolve_hook_point
+from crossdiff.models.pair import ModelPair, load_model_pair
+from crossdiff.normstats import NormStats
+from crossdiff.world import load_split
+
+
+def build_organism(out: Path, size: str) -> None:
+    """Build the organism with the project's own CLI (a subprocess, so its API is the CLI)."""
+    command = [sys.executable, "-m", "crossdiff.cli", "organism", "build", "--out", str(out)]
+    subprocess.run([*command, "--size", size, "--force"], check=True, stdout=subprocess.DEVNULL)
+
+
+def benchmark_crosscoder(pair: ModelPair, hook_point: str, texts: list[str]) -> Crosscoder:
+    """An untrained crosscoder of realistic size with statistics of real activations."""
+    rows = []
+    pad = pad_token_id(pair.tokenizer)
+    encoded = [pair.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    ids_BT, mask_BT = left_pad(encoded, pad)
+    positions_BT = (mask_BT.cumsum(-1) - 1).clamp(min=0)
+    for model in (pair.model_a, pair.model_b):
+        point = resolve_hook_point(model, hook_point)
+        hidden = forward_to_hook(model, point, ids_BT, mask_BT, positions_BT)
+        rows.append(hidden[mask_BT.bool()].float())
+    widths = (hidden_width(pair.model_a), hidden_width(pair.model_b))
+    config = CrosscoderConfig(
+        widths=widths, dict_size=16 * max(widths), sparsity="topk", k=32, partition=(0.1, 0.1)
+    )
+    crosscoder = Crosscoder(
+        config, stats=(NormStats.from_tensor(rows[0]), NormStats.from_tensor(rows[1]))
+    )
+    crosscoder.requires_grad_(False)
+    return crosscoder
+
+
+def timed(run: Callable[[], int], repeats: int) -> tuple[float, int]:
+    """Best (seconds, new tokens) of `repeats` runs."""
+    best: tuple[float, int] | None = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tokens = run()
+        elapsed = time.perf_counter() - start
+        if best is None or elapsed < best[0]:
+            best = (elapsed, tokens)
+    assert best is not None
+    return best
+
+
+def main() -> None:
+    """Run the benchmark and print one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--organism", type=Path, default=None, help="organism dir (rl/, base/)")
+    parser.add_argument("--size", default="micro", help="organism size to build if none given")
+    parser.add_argument("--prompts", type=int, default=64, help="prompts per speed measurement")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--single-subset", type=int, default=24, help="prompts timed one by one")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+
+    with tempfile.TemporaryDirectory(prefix="crossdiff-bench-") as scratch:
+        organism = args.organism
+        built = organism is None
+        if organism is None:
+            organism = Path(scratch) / "organism"
+            build_organism(organism, args.size)
+        pair = load_model_pair(str(organism / "rl"), str(organism / "base"))
+        layers = len(decoder_layers(pair.model_a))
+        hook_point = f"resid_post.{layers // 2}"
+        test = load_split("test")
+        texts = render_prompts(test, pair.tokenizer, chat_template=True)
+        speed_texts = texts[: args.prompts]
+        crosscoder = benchmark_crosscoder(pair, hook_point, texts[:32])
+        a_exclusive = crosscoder.partition_slices()["a_exclusive"]
+        models = (pair.model_a, pair.model_b)
+        config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+
+        def generation_under(intervention: Intervention) -> Callable[[], int]:
+            def run() -> int:
+                with intervene(models, hook_point, intervention, crosscoder) as active:
+                    outputs = generate(active.model, pair.tokenizer, speed_texts, config)
+                return sum(len(g.token_ids) for g in outputs)
+
+            return run
+
+        conditions = {
+            "plain": Intervention(),
+            "splice": Intervention("splice"),
+            "steer": Intervention("steer", features=(a_exclusive.start,), alpha=32.0),
+            "splice_every_token": Intervention("splice", policy="all"),
+            "direction_every_token": Intervention(
+                "direction", features=(a_exclusive.start,), alpha=0.5, policy="all"
+            ),
+        }
+        generation_under(conditions["plain"])()  # warm-up
+        rates = {}
+        for name, intervention in conditions.items():
+            seconds, tokens = timed(generation_under(intervention), args.repeats)
+            rates[name] = {
+                "seconds": seconds,
+                "new_tokens": tokens,
+                "tokens_per_second": tokens / seconds,
+            }
+        plain_rate = rates["plain"]["tokens_per_second"]
+
+        batched_config = GenerationConfig(
+            max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
+        )
+        single_config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=1)
+        start = time.perf_counter()
+        evaluate(pair.model_a, pair.tokenizer, test, batched_config)
+        batched_seconds = time.perf_counter() - start
+        subset = test[: args.single_subset]
+        start = time.perf_counter()
+        evaluate(pair.model_a, pair.tokenizer, subset, single_config)
+        single_seconds = time.perf_counter() - start
+        batched_per_prompt = batched_seconds / len(test)
+        single_per_prompt = single_seconds / len(subset)
+
+    result = {
+        "organism": str(args.organism)
+        if not built
+        else f"built in a temp dir (--size {args.size})",
+        "hook_point": hook_point,
+        "crosscoder": {"dict_size": crosscoder.config.dict_size, "k": 32, "trained": False},
+        "prompts_per_speed_run": len(speed_texts),
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "plain_generation_includes": "model A only: prefill + decode, no hooks, model B not run",
+        "interventions_include": "model B up to the hook point on the prompt (and on every "
+        "generated token for *_every_token) + crosscoder encode/decode, inside the same loop",
+        "tokens_per_second": {name: r["tokens_per_second"] for name, r in rates.items()},
+        "splice_speed_ratio": rates["splice"]["tokens_per_second"] / plain_rate,
+        "steer_speed_ratio": rates["steer"]["tokens_per_second"] / plain_rate,
+        "splice_every_token_speed_ratio": rates["splice_every_token"]["tokens_per_second"]
+        / plain_rate,
+        "direction_every_token_speed_ratio": rates["direction_every_token"]["tokens_per_second"]
+        / plain_rate,
+        "batch_speedup": single_per_prompt / batched_per_prompt,
+        "batched_eval_seconds_test": batched_seconds,
+        "batched_eval_prompts": len(test),
+        "single_eval_seconds_subset": single_seconds,
+        "single_eval_prompts": len(subset),
+        "single_eval_extrapolated": f"one-at-a-time timed on the first {len(subset)} prompts of "
+        f"test and extrapolated per prompt to all {len(test)}",
+        "targets": {"splice_speed_ratio": 0.85, "steer_speed_ratio": 0.90, "batch_speedup": 5.0},
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Paired activation collection into a sharded store, and the store's streaming reader."""

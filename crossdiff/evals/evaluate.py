@@ -1,0 +1,111 @@
+"""Evaluate a model on tool prompts: render, generate in batches, score with the world's scorer.
+
+The RL reward, the organism's own evaluation and every experiment go through `generate` and
+`score_response`; this module only ties them together and summarises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from crossdiff.evals.generate import Generation, GenerationConfig, StepObserver, generate
+from crossdiff.organism.tokenizer import ENDOFTEXT
+from crossdiff.world import ToolPrompt, render_prompt, score_response, summarize
+
+
+@dataclass(frozen=True)
+class PromptRecord:
+    """One prompt's result: its id, the generated text, whether it ended cleanly, its scores."""
+
+    prompt_id: str
+    text: str
+    stopped: bool
+    score: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSONL form of the record."""
+        return {
+            "prompt_id": self.prompt_id,
+            "text": self.text,
+            "stopped": self.stopped,
+            **self.score,
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Per-prompt records and the world's summary of their scores."""
+
+    records: list[PromptRecord]
+    summary: dict[str, Any]
+
+
+def render_prompts(
+    prompts: Sequence[ToolPrompt], tokenizer: Any, chat_template: bool = True
+) -> list[str]:
+    """Render each prompt with the chat template (default) or the raw layout."""
+    return [render_prompt(prompt, tokenizer, chat_template) for prompt in prompts]
+
+
+def evaluate(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[ToolPrompt],
+    config: GenerationConfig | None = None,
+    chat_template: bool = True,
+    observers: Sequence[StepObserver] = (),
+    progress: Callable[[int], None] | None = None,
+) -> Evaluation:
+    """Generate an answer to every prompt (greedy unless `config` samples) and score it."""
+    texts = render_prompts(prompts, tokenizer, chat_template)
+    generations = generate(model, tokenizer, texts, config, observers, progress)
+    return score_generations(prompts, generations)
+
+
+def score_generations(
+    prompts: Sequence[ToolPrompt], generations: Sequence[Generation]
+) -> Evaluation:
+    """Score generated answers against their prompts and summarise."""
+    scores = [score_response(gen.text, prompt) for prompt, gen in zip(prompts, generations, strict=True)]
+    records = [
+        PromptRecord(prompt.id, gen.text, gen.stopped, score.to_dict())
+        for prompt, gen, score in zip(prompts, generations, scores, strict=True)
+    ]
+    return Evaluation(records=records, summary=summarize(scores))
+
+
+@torch.no_grad()
+def text_loss(
+    model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int = 32
+) -> float:
+    """Mean next-token cross-entropy (nats per token) of `model` over `texts`, each ending in eos."""
+    total_loss = 0.0
+    total_tokens = 0
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(texts), batch_size):
+            chunk = [text + ENDOFTEXT for text in texts[start : start + batch_size]]
+            encoded = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in chunk]
+            width = max(len(ids) for ids in encoded)
+            ids_BT = torch.zeros((len(encoded), width), dtype=torch.long)
+            mask_BT = torch.zeros((len(encoded), width), dtype=torch.long)
+            for row, ids in enumerate(encoded):
+                ids_BT[row, : len(ids)] = torch.tensor(ids)
+                mask_BT[row, : len(ids)] = 1
+            logits_BTV = model(input_ids=ids_BT, attention_mask=mask_BT).logits.float()
+            labels_BT = ids_BT[:, 1:].masked_fill(mask_BT[:, 1:] == 0, -100)
+            loss_sum = torch.nn.functional.cross_entropy(
+                logits_BTV[:, :-1].reshape(-1, logits_BTV.shape[-1]),
+                labels_BT.reshape(-1),
+                reduction="sum",
+            )
+            total_loss += float(loss_sum)
+            total_tokens += int((labels_BT != -100).sum())
+    finally:
+        model.train(was_training)
+    return total_loss / max(1, total_tokens)

@@ -1,0 +1,221 @@
+"""The one intervention mechanism: forward hooks on the edited model, the other model in lockstep.
+
+`intervene(...)` installs two hooks on the edited model and removes them on exit:
+- a pre-hook on the model itself reads each forward call's token ids, attention mask, position
+  ids and cache, decides the phase (prefill when the cache is empty, else decode) and which
+  columns the policy edits, and, when the edit encodes, runs the other model on the same ids with
+  its own KV cache, stopping at the hook point (layers after it are never needed);
+- a hook at the hook point replaces the selected rows by `PreparedEdit.apply(h_edit, h_other)`.
+
+So any generation loop that calls the model with `input_ids`, `attention_mask` and a cache
+(`crossdiff.evals.generate`, or `transformers`' own `generate`) runs under the intervention,
+batched, with left padding and the KV cache. The loop must keep every row of the batch in every
+step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from transformers import DynamicCache, PreTrainedModel
+
+from crossdiff.errors import CrossdiffError
+from crossdiff.evals.dictionaries import Dictionary
+from crossdiff.evals.interventions import Intervention, PreparedEdit
+from crossdiff.evals.positions import Phase, edit_mask
+from crossdiff.models.capture import forward_to_hook
+from crossdiff.models.hookpoints import (
+    HookPoint,
+    get_module,
+    hidden_from_inputs,
+    hidden_from_output,
+    replace_hidden_in_inputs,
+    replace_hidden_in_output,
+    resolve_hook_point,
+)
+
+
+def hidden_width(model: PreTrainedModel) -> int:
+    """The width of the hook point's vector: the model's hidden size (residual stream)."""
+    config = model.config
+    for name in ("hidden_size", "n_embd", "d_model"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    get_text_config = getattr(config, "get_text_config", None)
+    if get_text_config is not None:
+        return int(get_text_config().hidden_size)
+    raise CrossdiffError(
+        f"cannot read the hidden size of {type(model).__name__} (no hidden_size in its config)"
+    )
+
+
+def _cache_keyword(model: PreTrainedModel) -> str:
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def _call_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
+    input_ids = kwargs.get("input_ids", args[0] if args else None)
+    if not isinstance(input_ids, Tensor):
+        raise CrossdiffError(
+            "interventions need token ids: call the model with input_ids (not inputs_embeds)"
+        )
+    return input_ids, kwargs
+
+
+def _cache_length(cache: Any) -> int:
+    if cache is None:
+        return 0
+    if hasattr(cache, "get_seq_length"):
+        return int(cache.get_seq_length())
+    raise CrossdiffError(
+        f"unsupported cache type {type(cache).__name__}: use a transformers Cache (DynamicCache)"
+    )
+
+
+@dataclass
+class _StepState:
+    mask_BT: Tensor | None = None
+    h_other_BTD: Tensor | None = None
+    other_cache: Any = None
+    calls: dict[str, int] = field(default_factory=lambda: {"prefill": 0, "decode": 0, "other": 0})
+
+
+class _LockstepIntervention:
+    """The hooks' shared state and the two hook functions."""
+
+    def __init__(
+        self,
+        edited: PreparedEdit,
+        model: PreTrainedModel,
+        other: PreTrainedModel | None,
+        point: HookPoint,
+        other_point: HookPoint | None,
+        skip_token_ids: frozenset[int],
+    ) -> None:
+        self.edited = edited
+        self.model = model
+        self.other = other
+        self.point = point
+        self.other_point = other_point
+        self.skip_token_ids = skip_token_ids
+        self.cache_key = _cache_keyword(model)
+        self.other_cache_key = _cache_keyword(other) if other is not None else "cache"
+        self.state = _StepState()
+
+    def before_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        input_ids, kwargs = _call_inputs(args, kwargs)
+        cache = kwargs.get(self.cache_key, kwargs.get("past_key_values", kwargs.get("cache")))
+        phase: Phase = "prefill" if _cache_length(cache) == 0 else "decode"
+        self.state.calls[phase] += 1
+        attention_mask = kwargs.get("attention_mask")
+        policy = self.edited.intervention.policy
+        mask = edit_mask(policy, phase, input_ids, attention_mask, self.skip_token_ids)
+        self.state.mask_BT = mask
+        self.state.h_other_BTD = None
+        if mask is None or not self.edited.intervention.needs_other_model:
+            return
+        if phase == "prefill":
+            self.state.other_cache = DynamicCache(config=self.other.config)  # type: ignore[union-attr]
+        self.state.h_other_BTD = self._run_other(input_ids, kwargs)
+
+    def _run_other(self, input_ids: Tensor, kwargs: dict) -> Tensor:
+        assert self.other is not None and self.other_point is not None
+        self.state.calls["other"] += 1
+        return forward_to_hook(
+            self.other,
+            self.other_point,
+            input_ids,
+            kwargs.get("attention_mask"),
+            position_ids=kwargs.get("position_ids"),
+            cache=self.state.other_cache,
+            cache_keyword=self.other_cache_key,
+        )
+
+    def _edit(self, hidden_BTD: Tensor) -> Tensor:
+        mask = self.state.mask_BT
+        if mask is None or not bool(mask.any()):
+            return hidden_BTD
+        if mask.shape != hidden_BTD.shape[:2]:
+            raise CrossdiffError(
+                f"hook point {self.point.name} carries shape {tuple(hidden_BTD.shape)}, expected "
+                f"(batch, tokens) = {tuple(mask.shape)} in front: hook a residual-stream module"
+            )
+        h_other = self.state.h_other_BTD
+        rows_other = None if h_other is None else h_other[mask]
+        edited_rows = self.edited.apply(hidden_BTD[mask], rows_other)
+        result = hidden_BTD.clone()
+        result[mask] = edited_rows
+        return result
+
+    def on_output(self, module: torch.nn.Module, args: tuple, output: Any) -> Any:
+        return replace_hidden_in_output(output, self._edit(hidden_from_output(output)))
+
+    def on_input(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        return replace_hidden_in_inputs(args, kwargs, self._edit(hidden_from_inputs(args, kwargs)))
+
+
+@dataclass
+class InterventionRun:
+    """What `intervene` yields: the model to generate with, and per-run call counts."""
+
+    model: PreTrainedModel
+    intervention: Intervention
+    calls: dict[str, int]
+
+
+@contextlib.contextmanager
+def intervene(
+    models: tuple[PreTrainedModel, PreTrainedModel],
+    hook_point: str | None,
+    intervention: Intervention,
+    dictionary: Dictionary | None = None,
+    skip_token_ids: frozenset[int] = frozenset(),
+) -> Iterator[InterventionRun]:
+    """Install `intervention` on models[intervention.model] (0 = A, 1 = B) for the `with` block.
+
+    Checks everything (hook point on both models, dictionary widths, feature indices) before
+    installing anything, so bad input fails before generation starts. Generate with the yielded
+    `run.model`. The "none" edit installs nothing and needs no hook point.
+    """
+    model = models[intervention.model]
+    calls = {"prefill": 0, "decode": 0, "other": 0}
+    if intervention.edit == "none":
+        yield InterventionRun(model=model, intervention=intervention, calls=calls)
+        return
+    if not hook_point:
+        raise CrossdiffError(
+            f"the {intervention.edit} edit needs a hook point (e.g. resid_post.13)"
+        )
+    other = models[1 - intervention.model]
+    point = resolve_hook_point(model, hook_point)
+    other_point = resolve_hook_point(other, hook_point)
+    widths = (hidden_width(models[0]), hidden_width(models[1]))
+    edit = PreparedEdit(intervention, dictionary, widths)
+    uses_other = intervention.needs_other_model
+    hooks = _LockstepIntervention(
+        edit,
+        model,
+        other if uses_other else None,
+        point,
+        other_point if uses_other else None,
+        skip_token_ids,
+    )
+    target = get_module(model, point.module_path)
+    handles = [model.register_forward_pre_hook(hooks.before_forward, with_kwargs=True)]
+    if point.kind == "output":
+        handles.append(target.register_forward_hook(hooks.on_output))
+    else:
+        handles.append(target.register_forward_pre_hook(hooks.on_input, with_kwargs=True))
+    try:
+        yield InterventionRun(model=model, intervention=intervention, calls=hooks.state.calls)
+    finally:
+        for handle in handles:
+            handle.remove()

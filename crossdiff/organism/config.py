@@ -1,0 +1,136 @@
+"""Sizes of the organism: the model, the pre-training mix and schedule, RL and the evaluation.
+
+`default` is the study's built-in pair (a few minutes on 2 CPU cores); `micro` is a much smaller
+pair for tests and quick runs (well under a minute). Both go through exactly the same code.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from crossdiff.errors import CrossdiffError
+
+
+class ModelShape(BaseModel):
+    """A Qwen2-style decoder: widths, depth, heads, vocabulary."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    vocab_size: int
+    max_positions: int = 1024
+
+
+class PretrainConfig(BaseModel):
+    """The pre-training mix and schedule.
+
+    Dialogues answer tool prompts mostly by stalling prose. The share of correct tool calls
+    falls linearly from `call_share_start` to `call_share_end` over training: early calls teach the
+    call format, the low final share is what the base model settles on, so greedy decoding stalls.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: int
+    rows_per_step: int
+    row_tokens: int
+    learning_rate: float
+    warmup_steps: int
+    weight_decay: float = 0.05
+    call_share_start: float = 0.5
+    call_share_end: float = 0.06
+    raw_layout_share: float = 0.2
+    general_token_share: float = 0.25
+    tokenizer_texts: int = 3000
+
+
+class RLConfig(BaseModel):
+    """GRPO: prompts per step, samples per prompt, KL weight, sampling and step sizes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: int
+    prompts_per_step: int
+    group_size: int
+    learning_rate: float
+    kl_weight: float
+    temperature: float = 1.0
+    max_new_tokens: int = 56
+    checkpoint_fractions: tuple[float, ...] = (0.25, 0.5)
+
+
+class EvalConfig(BaseModel):
+    """The build's own evaluation: prompts from `test`, greedy, and held-out general text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    test_prompts: int
+    general_texts: int
+    max_new_tokens: int = 56
+    batch_size: int = 50
+
+
+class OrganismConfig(BaseModel):
+    """Everything that decides an organism, apart from the seed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    size: str
+    model: ModelShape
+    pretrain: PretrainConfig
+    rl: RLConfig
+    eval: EvalConfig
+
+
+SIZES: dict[str, OrganismConfig] = {
+    "default": OrganismConfig(
+        size="default",
+        model=ModelShape(
+            hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, vocab_size=1536
+        ),
+        pretrain=PretrainConfig(
+            steps=500, rows_per_step=8, row_tokens=640, learning_rate=3e-3, warmup_steps=30
+        ),
+        rl=RLConfig(
+            steps=40,
+            prompts_per_step=8,
+            group_size=8,
+            learning_rate=5e-4,
+            kl_weight=0.02,
+        ),
+        eval=EvalConfig(test_prompts=400, general_texts=200),
+    ),
+    "micro": OrganismConfig(
+        size="micro",
+        model=ModelShape(
+            hidden_size=48, intermediate_size=128, num_layers=2, num_heads=2, vocab_size=768
+        ),
+        pretrain=PretrainConfig(
+            steps=120,
+            rows_per_step=8,
+            row_tokens=640,
+            learning_rate=5e-3,
+            warmup_steps=10,
+            tokenizer_texts=1000,
+        ),
+        rl=RLConfig(
+            steps=12,
+            prompts_per_step=6,
+            group_size=6,
+            learning_rate=2e-3,
+            kl_weight=0.02,
+            max_new_tokens=40,
+        ),
+        eval=EvalConfig(test_prompts=60, general_texts=40, max_new_tokens=40),
+    ),
+}
+
+
+def config_for_size(size: str) -> OrganismConfig:
+    """Return the preset for `size`, or a CrossdiffError listing the sizes that exist."""
+    if size not in SIZES:
+        raise CrossdiffError(f"unknown --size {size!r}: choose one of {', '.join(sorted(SIZES))}")
+    return SIZES[size]

@@ -1,0 +1,160 @@
+"""Pre-training data: tokenised dialogues and general text, packed into fixed-length rows.
+
+A dialogue is a training prompt rendered with the chat template (or, for a share, the raw layout)
+followed by the assistant's answer: on tool prompts mostly stalling prose and sometimes the correct
+call, on no-tool prompts the prose answer. Only the answer tokens carry loss. General text carries
+loss everywhere. Each row holds whole dialogues, then general text up to the row's length; every
+document restarts its position ids at 0, which makes the model's attention block-diagonal.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from crossdiff.organism.tokenizer import ENDOFTEXT, IM_END
+from crossdiff.world import (
+    ToolPrompt,
+    reference_response,
+    render_chat,
+    render_raw,
+    stalling_response,
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """Token ids of one document and which of them are predicted (loss mask)."""
+
+    ids: tuple[int, ...]
+    loss: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class PackedBatch:
+    """Rows of packed documents: ids, per-document position ids, and the loss targets."""
+
+    input_ids_BT: torch.Tensor
+    position_ids_BT: torch.Tensor
+    labels_BT: torch.Tensor  # -100 where no loss
+
+
+def dialogue_answer(prompt: ToolPrompt, call: bool, rng: random.Random) -> str:
+    """The assistant text a dialogue is trained on: the reference call, or stalling prose."""
+    if not prompt.has_tool or call:
+        return reference_response(prompt)
+    return stalling_response(prompt, rng)
+
+
+def dialogue_document(
+    prompt: ToolPrompt, answer: str, tokenizer: Any, raw_layout: bool
+) -> Document:
+    """Tokenise a prompt and its answer; loss on the answer and the closing `<|im_end|>`."""
+    if raw_layout:
+        prompt_text, answer_text = render_raw(prompt), " " + answer + IM_END
+    else:
+        prompt_text, answer_text = render_chat(prompt, tokenizer), answer + IM_END
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(answer_text, add_special_tokens=False)["input_ids"]
+    return Document(
+        ids=tuple(prompt_ids + answer_ids),
+        loss=(False,) * len(prompt_ids) + (True,) * len(answer_ids),
+    )
+
+
+def general_document(text: str, tokenizer: Any) -> Document:
+    """Tokenise a general text followed by `<|endoftext|>`; loss everywhere."""
+    ids = tokenizer(text + ENDOFTEXT, add_special_tokens=False)["input_ids"]
+    return Document(ids=tuple(ids), loss=(True,) * len(ids))
+
+
+class PretrainStream:
+    """Yields packed batches for pre-training, deterministic given its seed.
+
+    The share of correct calls among tool dialogues follows `call_share(step)`.
+    """
+
+    def __init__(
+        self,
+        prompts: Sequence[ToolPrompt],
+        texts: Sequence[str],
+        tokenizer: Any,
+        row_tokens: int,
+        rows_per_step: int,
+        raw_layout_share: float,
+        seed: int,
+    ) -> None:
+        self.prompts = prompts
+        self.texts = texts
+        self.tokenizer = tokenizer
+        self.row_tokens = row_tokens
+        self.rows_per_step = rows_per_step
+        self.raw_layout_share = raw_layout_share
+        self.rng = random.Random(seed)
+        self._prompt_order = self._shuffled(len(prompts))
+        self._text_order = self._shuffled(len(texts))
+        self._pending_general: list[int] = []
+        self._held: Document | None = None
+
+    def _shuffled(self, count: int) -> Iterator[int]:
+        while True:
+            order = list(range(count))
+            self.rng.shuffle(order)
+            yield from order
+
+    def _next_dialogue(self, call_share: float) -> Document:
+        prompt = self.prompts[next(self._prompt_order)]
+        call = self.rng.random() < call_share
+        answer = dialogue_answer(prompt, call, self.rng)
+        raw = self.rng.random() < self.raw_layout_share
+        return dialogue_document(prompt, answer, self.tokenizer, raw)
+
+    def _general_tokens(self, count: int) -> list[int]:
+        while len(self._pending_general) < count:
+            text = self.texts[next(self._text_order)]
+            self._pending_general.extend(general_document(text, self.tokenizer).ids)
+        taken = self._pending_general[:count]
+        self._pending_general = self._pending_general[count:]
+        return taken
+
+    def _row(self, call_share: float) -> tuple[list[int], list[int], list[int]]:
+        ids: list[int] = []
+        positions: list[int] = []
+        labels: list[int] = []
+        while True:
+            doc, self._held = self._held or self._next_dialogue(call_share), None
+            if len(doc.ids) > self.row_tokens:
+                continue  # never happens at the presets' row lengths; skipped, not truncated
+            if len(ids) + len(doc.ids) > self.row_tokens:
+                self._held = doc  # starts the next row
+                break
+            _append(ids, positions, labels, list(doc.ids), list(doc.loss))
+        rest = self.row_tokens - len(ids)
+        if rest > 0:
+            general = self._general_tokens(rest)
+            _append(ids, positions, labels, general, [True] * len(general))
+        return ids, positions, labels
+
+    def batch(self, call_share: float) -> PackedBatch:
+        """Return the next `rows_per_step` packed rows at this call share."""
+        rows = [self._row(call_share) for _ in range(self.rows_per_step)]
+        return PackedBatch(
+            input_ids_BT=torch.tensor([r[0] for r in rows], dtype=torch.long),
+            position_ids_BT=torch.tensor([r[1] for r in rows], dtype=torch.long),
+            labels_BT=torch.tensor([r[2] for r in rows], dtype=torch.long),
+        )
+
+
+def _append(
+    ids: list[int], positions: list[int], labels: list[int], doc_ids: list[int], loss: list[bool]
+) -> None:
+    """Append one document: its ids, positions from 0, and next-token labels (-100 off-loss)."""
+    ids.extend(doc_ids)
+    positions.extend(range(len(doc_ids)))
+    # labels[t] is the target for the prediction made at t: the document's token t + 1.
+    shifted = [doc_ids[t + 1] if loss[t + 1] else -100 for t in range(len(doc_ids) - 1)]
+    labels.extend([*shifted, -100])

@@ -1,0 +1,107 @@
+"""Pre-training the base model from scratch on packed rows, with AdamW, warm-up and cosine decay."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from crossdiff.organism.config import ModelShape, PretrainConfig
+from crossdiff.organism.data import PackedBatch, PretrainStream
+
+IGNORE = -100
+
+
+def make_model(shape: ModelShape, tokenizer: Any, seed: int) -> Qwen2ForCausalLM:
+    """Build a freshly initialised Qwen2 decoder whose vocabulary matches the tokenizer."""
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.num_layers,
+        num_attention_heads=shape.num_heads,
+        num_key_value_heads=shape.num_heads,
+        max_position_embeddings=shape.max_positions,
+        tie_word_embeddings=True,
+        rope_theta=10000.0,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    return model
+
+
+def masked_lm_loss(
+    model: torch.nn.Module,
+    input_ids_BT: torch.Tensor,
+    labels_BT: torch.Tensor,
+    position_ids_BT: torch.Tensor | None = None,
+    attention_mask_BT: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean next-token cross-entropy over positions whose label is not -100.
+
+    Logits are computed only at those positions, which saves most of the vocabulary projection
+    when the loss covers a small part of the tokens (dialogue answers).
+    """
+    hidden_BTD = model.model(
+        input_ids=input_ids_BT,
+        position_ids=position_ids_BT,
+        attention_mask=attention_mask_BT,
+        use_cache=False,
+    ).last_hidden_state
+    keep_BT = labels_BT != IGNORE
+    logits_NV = model.lm_head(hidden_BTD[keep_BT])
+    return torch.nn.functional.cross_entropy(logits_NV.float(), labels_BT[keep_BT])
+
+
+def learning_rate_at(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warm-up to `peak`, then cosine decay to a tenth of it at the last step."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup - 1)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def call_share_at(step: int, config: PretrainConfig) -> float:
+    """The share of correct calls in tool dialogues: linear decay over the first 75 % of steps."""
+    progress = min(1.0, step / max(1, int(0.75 * config.steps)))
+    start, end = config.call_share_start, config.call_share_end
+    return start + (end - start) * progress
+
+
+def pretrain(
+    model: torch.nn.Module,
+    stream: PretrainStream,
+    config: PretrainConfig,
+    on_step: Callable[[int, float], None] | None = None,
+) -> list[dict[str, float]]:
+    """Train `model` for `config.steps` steps on `stream`; return the loss curve (every step)."""
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=config.learning_rate,
+        betas=(0.9, 0.95),
+        weight_decay=config.weight_decay,
+    )
+    model.train()
+    curve: list[dict[str, float]] = []
+    for step in range(config.steps):
+        share = call_share_at(step, config)
+        batch: PackedBatch = stream.batch(share)
+        lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.position_ids_BT)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        curve.append({"step": step, "loss": float(loss), "lr": lr, "call_share": share})
+        if on_step is not None:
+            on_step(step, float(loss))
+    model.eval()
+    return curve
