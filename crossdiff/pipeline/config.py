@@ -39,8 +39,8 @@ class _Section(BaseModel):
 class ModelsConfig(_Section):
     """Which pair to study: the built-in organism (built if missing) or two named models."""
 
-    organism: Literal["micro", "default"] | None = Field(
-        "default", description="build and study the organism of this size (unset: use model_a/b)"
+    organism: Literal["micro", "default", "none"] = Field(
+        "default", description='build and study the organism of this size ("none": model_a/b)'
     )
     organism_seed: int = Field(0, ge=0, description="seed of the organism build")
     model_a: str | None = Field(None, description="model A (tuned): local dir or hub id")
@@ -51,10 +51,10 @@ class ModelsConfig(_Section):
     @model_validator(mode="after")
     def _one_source(self) -> ModelsConfig:
         named = self.model_a is not None or self.model_b is not None
-        if self.organism is not None and named:
-            raise ValueError("set either organism or model_a/model_b, not both")
-        if self.organism is None and not (self.model_a and self.model_b):
-            raise ValueError("without organism, set both model_a and model_b")
+        if self.organism != "none" and named:
+            raise ValueError('set organism = "none" to use model_a/model_b instead of the organism')
+        if self.organism == "none" and not (self.model_a and self.model_b):
+            raise ValueError('with organism = "none", set both model_a and model_b')
         return self
 
 
