@@ -29,10 +29,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-
-from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
 from crossdiff.evals.evaluate import evaluate, render_prompts
 from crossdiff.evals.generate import GenerationConfig, generate, left_pad, pad_token_id
+
+from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
 from crossdiff.evals.hooks import hidden_width, intervene
 from crossdiff.evals.interventions import Intervention
 from crossdiff.models.capture import forward_to_hook
