@@ -61,5 +61,10 @@ def main() -> None:
         sys.exit(2)
 
 
+# Analysis of a trained crosscoder (crossdiff/commands/analyze.py).
+from crossdiff.commands.analyze import analyze_command  # noqa: E402
+
+app.command("analyze")(analyze_command)
+
 if __name__ == "__main__":
     main()
