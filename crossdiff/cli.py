@@ -25,6 +25,11 @@ from crossdiff.world.cli import world_app  # noqa: E402  (a sub-app per stage)
 
 app.add_typer(world_app, name="world")
 
+from crossdiff.activations.cli import collect_command, store_app  # noqa: E402
+
+app.command("collect")(collect_command)
+app.add_typer(store_app, name="store")
+
 
 @app.command()
 def version() -> None:

@@ -161,10 +161,6 @@ def collect(
         if existing.get("fingerprint") == fingerprint:
             return existing
     prepare_output_dir(out, force)
-    if force and staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True, exist_ok=True)
-
     if pair is None:
         pair = load_model_pair(
             config.model_a, config.model_b, config.model_dtype, config.device, config.device_map
@@ -173,6 +169,9 @@ def collect(
         resolve_hook_point(pair.model_a, config.hook_point),
         resolve_hook_point(pair.model_b, config.hook_point_b or config.hook_point),
     )
+    if force and staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True, exist_ok=True)
     writer = StoreWriter(staging, config.shard_size, STORAGE_DTYPES[config.dtype], fingerprint)
     start = writer.resume()
     size = config.batch_size

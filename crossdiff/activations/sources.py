@@ -117,7 +117,9 @@ def _existing_file(spec: SourceSpec) -> Path:
         raise CrossdiffError(f"source {spec.kind}: give a file path")
     path = Path(spec.path)
     if not path.is_file():
-        raise CrossdiffError(f"input file not found: {path} (check the --{spec.kind} path)")
+        raise CrossdiffError(
+            f"input file not found: {path} (check the --{spec.kind.replace('_', '-')} path)"
+        )
     return path
 
 

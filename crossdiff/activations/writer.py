@@ -152,8 +152,11 @@ class StoreWriter:
     def _add_stats(self, shard: dict[str, Tensor]) -> None:
         # Statistics of the stored values (after the dtype cast), so they equal what a reader sees.
         new = (NormStats.from_tensor(shard["x_a"]), NormStats.from_tensor(shard["x_b"]))
-        self.stats = new if self.stats is None else (self.stats[0].merge(new[0]),
-                                                     self.stats[1].merge(new[1]))
+        self.stats = (
+            new
+            if self.stats is None
+            else (self.stats[0].merge(new[0]), self.stats[1].merge(new[1]))
+        )
 
     def _write_progress(self) -> None:
         batch, row = self._resume_point()

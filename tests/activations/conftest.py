@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny pair of random-weight Qwen2 models saved like real ones (no downloads)."""
+"""Fixtures: a tiny pair of random-weight Qwen2 models saved like real ones (no downloads)."""
 
 from __future__ import annotations
 
