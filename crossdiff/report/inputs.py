@@ -3,8 +3,8 @@
 `StudyResults` holds every experiment's result (None when it was not run) and an
 `AnalysisSummary`: relative decoder norms per partition and feature cards with their
 max-activating examples. `analysis_summary_from_dir` reads the analysis stage's files
-(`crossdiff analyze` output) into that summary, so the report depends on the analysis' file
-format, not on its code.
+(`crossdiff analyze` output, through the analysis' own loader) into that summary, so the report
+itself can be built and tested from small hand-made results.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crossdiff.errors import CrossdiffError
 from crossdiff.experiments.controls import AblationResult, ControlResult
 from crossdiff.experiments.splice import PenalisedResult, SpliceResult
 from crossdiff.experiments.steering import SaturationCurve, SteeringGridResult
 from crossdiff.experiments.sweeps import CorrelationResult, LayerSweepResult
-from crossdiff.files import read_json
 
 
 @dataclass(frozen=True)
@@ -83,66 +81,54 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _examples(entries: list[dict[str, Any]], limit: int) -> list[MarkedExample]:
-    examples = []
-    for entry in entries[:limit]:
-        examples.append(
-            MarkedExample(
-                before=str(entry.get("before", "")),
-                token=str(entry.get("token", "")),
-                after=str(entry.get("after", "")),
-                activation=float(entry.get("activation", 0.0)),
-                source=str(entry.get("source", "")),
-            )
-        )
-    return examples
+def marked_example(rendered: str, activation: float, source: str = "") -> MarkedExample:
+    """Split an analysis example's rendered text at its ⟦firing token⟧ mark."""
+    if "⟦" in rendered and "⟧" in rendered:
+        before, rest = rendered.split("⟦", 1)
+        token, after = rest.split("⟧", 1)
+    else:
+        before, token, after = rendered, "", ""
+    return MarkedExample(before, token, after, float(activation), source)
 
 
 def analysis_summary_from_dir(
     path: str | Path, cards_per_scope: int = 3, examples_per_card: int = 4
 ) -> AnalysisSummary:
-    """Read an analysis directory (features.json, ranking.json, examples.json) into a summary."""
-    root = Path(path)
-    features = read_json(root / "features.json", "analysis features")
-    ranking = read_json(root / "ranking.json", "analysis ranking")
-    examples = read_json(root / "examples.json", "analysis examples")
-    try:
-        records = {int(r["feature"]): r for r in features["features"]}
-        scopes = ranking["rankings"] if "rankings" in ranking else ranking
-        rankings = {
-            scope: [int(item["feature"]) if isinstance(item, dict) else int(item) for item in items]
-            for scope, items in scopes.items()
-            if isinstance(items, list)
-        }
-        by_feature = examples.get("features", examples) if isinstance(examples, dict) else {}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CrossdiffError(f"{root}: analysis files are not in the expected format ({exc})") from exc
+    """Read an analysis directory (`crossdiff analyze` output) into a report summary."""
+    from crossdiff.analysis.results import feature_records, load_analysis
+
+    result = load_analysis(path)
+    records = {int(r["feature"]): r for r in feature_records(result)}
     norms: dict[str, list[float]] = {}
     for record in records.values():
-        value = record.get("relative_norm")
-        if value is not None:
-            norms.setdefault(str(record.get("partition", "all")), []).append(float(value))
+        if record.get("relative_norm") is not None:
+            norms.setdefault(str(record["partition"]), []).append(float(record["relative_norm"]))
+    rankings = {
+        scope: [entry.feature for entry in entries]
+        for scope, entries in result.ranking.scopes.items()
+    }
     cards: list[FeatureCard] = []
-    for scope, ranked in rankings.items():
-        for rank, feature in enumerate(ranked[:cards_per_scope], start=1):
-            record = records.get(feature, {})
-            entry = by_feature.get(str(feature), []) if isinstance(by_feature, dict) else []
-            if isinstance(entry, dict):
-                entry = entry.get("examples", [])
+    for scope, entries in result.ranking.scopes.items():
+        for entry in entries[:cards_per_scope]:
+            record = records[entry.feature]
+            examples = [
+                marked_example(e.rendered, e.activation, e.source)
+                for e in result.examples.get(entry.feature, [])[:examples_per_card]
+            ]
             cards.append(
                 FeatureCard(
-                    feature=feature,
-                    partition=str(record.get("partition", "?")),
+                    feature=entry.feature,
+                    partition=entry.partition,
                     scope=scope,
-                    rank=rank,
-                    cohens_d=_float(record.get("cohens_d")),
-                    auroc=_float(record.get("auroc")),
-                    rate_tool=_float(record.get("rate_tool")),
-                    rate_general=_float(record.get("rate_general")),
+                    rank=entry.rank,
+                    cohens_d=_float(entry.cohens_d),
+                    auroc=_float(entry.auroc),
+                    rate_tool=_float(entry.rate_tool),
+                    rate_general=_float(entry.rate_general),
                     relative_norm=_float(record.get("relative_norm")),
                     decoder_cosine=_float(record.get("decoder_cosine")),
-                    template_detector=bool(record.get("template_detector", False)),
-                    examples=_examples(entry, examples_per_card),
+                    template_detector=bool(record.get("template_detector")),
+                    examples=examples,
                 )
             )
     return AnalysisSummary(
