@@ -58,20 +58,31 @@ def render_html(results: StudyResults, sections: list[Section]) -> str:
     return page(results.title, body)
 
 
-def write_report(results: StudyResults, out_dir: str | Path, force: bool = True) -> ReportFiles:
-    """Render and write the report directory; return its files and which sections are filled."""
+def write_report_files(results: StudyResults, directory: str | Path) -> ReportFiles:
+    """Render the report into an existing (staging) directory; return files and filled sections."""
     sections = render_sections(results)
-    target = Path(out_dir)
-    with atomic_output_dir(target, force=force) as staging:
-        names = []
-        for section in sections:
-            for name, png in section.figures.items():
-                write_bytes_atomic(staging / "figures" / name, png)
-                names.append(name)
-        write_bytes_atomic(staging / REPORT_FILE, render_html(results, sections).encode())
-        write_bytes_atomic(staging / "results.json", dumps(results).encode())
+    target = Path(directory)
+    names = []
+    for section in sections:
+        for name, png in section.figures.items():
+            write_bytes_atomic(target / "figures" / name, png)
+            names.append(name)
+    write_bytes_atomic(target / REPORT_FILE, render_html(results, sections).encode())
+    write_bytes_atomic(target / "results.json", dumps(results).encode())
     return ReportFiles(
         html=target / REPORT_FILE,
         figures=[target / "figures" / n for n in names],
         filled={s.id: s.filled for s in sections},
+    )
+
+
+def write_report(results: StudyResults, out_dir: str | Path, force: bool = True) -> ReportFiles:
+    """Write the report directory `out_dir` atomically (see `write_report_files`)."""
+    target = Path(out_dir)
+    with atomic_output_dir(target, force=force) as staging:
+        staged = write_report_files(results, staging)
+    return ReportFiles(
+        html=target / REPORT_FILE,
+        figures=[target / "figures" / f.name for f in staged.figures],
+        filled=staged.filled,
     )
