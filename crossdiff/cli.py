@@ -51,6 +51,15 @@ from crossdiff.commands.evals import compare_command, eval_command  # noqa: E402
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)
 
+# The study end to end: the cached pipeline, experiments, sweeps, the report.
+from crossdiff.commands import study as study_commands  # noqa: E402
+
+app.command("run")(study_commands.run_command)
+app.command("experiment")(study_commands.experiment_command)
+app.command("steer")(study_commands.steer_command)
+app.command("sweep")(study_commands.sweep_command)
+app.command("report")(study_commands.report_command)
+
 
 @app.callback()
 def _root() -> None:

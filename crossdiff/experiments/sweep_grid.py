@@ -157,3 +157,41 @@ def train_sweep(
         if on_member:
             on_member(spec.name, True)
     return records
+
+
+def evaluate_members(setup: Any, member_dirs: Sequence[Path]) -> Any:
+    """Splice model A through each member (a directory with crosscoder/ and member.json) on
+    `test`; return the gain-vs-error correlation with every member's adjusted p-value."""
+    import dataclasses
+
+    from crossdiff.evals.harness import LoadedDictionary, load_dictionary
+    from crossdiff.evals.interventions import Intervention
+    from crossdiff.experiments.core import baseline_intervention, compare, run_condition
+    from crossdiff.experiments.sweeps import SweepMember, gain_vs_error, members_with_adjusted_p
+
+    base = run_condition(setup, baseline_intervention(0, setup.policy), None, "test")
+    members = []
+    for member in member_dirs:
+        record = read_json(Path(member) / MEMBER_FILE, "sweep member record")
+        crosscoder = Path(member) / "crosscoder"
+        if not crosscoder.is_dir():
+            crosscoder = Path(member) / "train" / "crosscoder"
+        loaded = load_dictionary(str(crosscoder))
+        name = str(record["name"])
+        member_setup = dataclasses.replace(
+            setup,
+            dictionaries={name: LoadedDictionary(loaded.dictionary, loaded.description, None)},
+        )
+        spliced = run_condition(
+            member_setup, Intervention("splice", 0, policy=setup.policy), name, "test"
+        )
+        members.append(
+            SweepMember(
+                name,
+                dict(record["overrides"]),
+                float(record["fvu_a"]),
+                float(record["fvu_b"]),
+                compare(setup, base, spliced),
+            )
+        )
+    return gain_vs_error(members_with_adjusted_p(members))

@@ -8,7 +8,6 @@ stage loads its dictionaries and rankings from earlier stages, runs one experime
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,32 +190,7 @@ def _layers(state: StudyState, setup: ExperimentSetup, need: int):
 
 
 def _sweep(state: StudyState, setup: ExperimentSetup):
-    from crossdiff.evals.interventions import Intervention
-    from crossdiff.experiments.core import baseline_intervention, compare, run_condition
-    from crossdiff.experiments.sweeps import SweepMember, gain_vs_error, members_with_adjusted_p
-    from crossdiff.files import read_json
+    from crossdiff.experiments.sweep_grid import evaluate_members
 
     members_dir = state.run_dir / "sweep" / MEMBERS_DIR
-    base = run_condition(setup, baseline_intervention(0, setup.policy), None, "test")
-    members = []
-    for member in sorted(p for p in members_dir.iterdir() if p.is_dir()):
-        record = read_json(member / "member.json", "sweep member record")
-        loaded = load_dictionary(str(member / "crosscoder"))
-        name = str(record["name"])
-        member_setup = dataclasses.replace(
-            setup,
-            dictionaries={name: LoadedDictionary(loaded.dictionary, loaded.description, None)},
-        )
-        spliced = run_condition(
-            member_setup, Intervention("splice", 0, policy=setup.policy), name, "test"
-        )
-        members.append(
-            SweepMember(
-                name,
-                dict(record["overrides"]),
-                float(record["fvu_a"]),
-                float(record["fvu_b"]),
-                compare(setup, base, spliced),
-            )
-        )
-    return gain_vs_error(members_with_adjusted_p(members))
+    return evaluate_members(setup, sorted(p for p in members_dir.iterdir() if p.is_dir()))
