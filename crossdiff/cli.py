@@ -30,6 +30,10 @@ from crossdiff.activations.cli import collect_command, store_app  # noqa: E402
 app.command("collect")(collect_command)
 app.add_typer(store_app, name="store")
 
+from crossdiff.organism.cli import organism_app  # noqa: E402
+
+app.add_typer(organism_app, name="organism")
+
 
 @app.command()
 def version() -> None:

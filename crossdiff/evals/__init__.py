@@ -1,1 +1,1 @@
-"""Batched generation and evaluation of models on tool prompts, shared by RL and every experiment."""
+"""Batched generation and evaluation on tool prompts, shared by RL and every experiment."""

@@ -70,7 +70,9 @@ def score_generations(
     prompts: Sequence[ToolPrompt], generations: Sequence[Generation]
 ) -> Evaluation:
     """Score generated answers against their prompts and summarise."""
-    scores = [score_response(gen.text, prompt) for prompt, gen in zip(prompts, generations, strict=True)]
+    scores = [
+        score_response(gen.text, prompt) for prompt, gen in zip(prompts, generations, strict=True)
+    ]
     records = [
         PromptRecord(prompt.id, gen.text, gen.stopped, score.to_dict())
         for prompt, gen, score in zip(prompts, generations, scores, strict=True)
@@ -82,7 +84,7 @@ def score_generations(
 def text_loss(
     model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int = 32
 ) -> float:
-    """Mean next-token cross-entropy (nats per token) of `model` over `texts`, each ending in eos."""
+    """Mean next-token cross-entropy (nats per token) of `model` over `texts` (eos appended)."""
     total_loss = 0.0
     total_tokens = 0
     was_training = model.training

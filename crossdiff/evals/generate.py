@@ -112,7 +112,7 @@ class Generation:
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:
-    """The ids that end a turn: the tokenizer's eos plus `<|endoftext|>` and `<|im_end|>` if known."""
+    """The ids that end a turn: eos, plus `<|endoftext|>` and `<|im_end|>` when known."""
     ids: set[int] = set()
     if tokenizer.eos_token_id is not None:
         ids.add(int(tokenizer.eos_token_id))
@@ -121,7 +121,9 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
         if text in vocab:
             ids.add(int(vocab[text]))
     if not ids:
-        raise CrossdiffError("the tokenizer has no eos token: set tokenizer.eos_token before generating")
+        raise CrossdiffError(
+            "the tokenizer has no eos token: set tokenizer.eos_token before generating"
+        )
     return sorted(ids)
 
 
@@ -132,9 +134,7 @@ def pad_token_id(tokenizer: Any) -> int:
     return int(stop_token_ids(tokenizer)[0])
 
 
-def left_pad(
-    sequences: Sequence[Sequence[int]], pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-pad id lists into (ids [B, T], attention mask [B, T])."""
     width = max(len(seq) for seq in sequences)
     ids_BT = torch.full((len(sequences), width), pad_id, dtype=torch.long)
@@ -168,34 +168,55 @@ def generate_batch_ids(
     pad_id: int,
     row_seeds: Sequence[int] | None = None,
     observers: Sequence[StepObserver] = (),
+    samples_per_prompt: int = 1,
 ) -> tuple[list[list[int]], list[bool]]:
     """Decode one batch of tokenised prompts; return each row's new ids (stop excluded) and stopped.
 
-    `row_seeds` (one per row) seed the sampling generators; they are required when sampling.
+    With `samples_per_prompt` = G > 1 each prompt is prefilled once and its cache repeated, giving
+    G consecutive output rows per prompt (observers then see P rows at the prefill and P * G rows
+    after it). `row_seeds` (one per output row) seed the sampling generators; required when
+    sampling.
     """
     if any(len(ids) == 0 for ids in prompt_ids):
         raise CrossdiffError("cannot generate from an empty prompt: give at least one token")
+    rows = len(prompt_ids) * samples_per_prompt
     generators = None
     if config.temperature > 0:
-        if row_seeds is None or len(row_seeds) != len(prompt_ids):
-            raise CrossdiffError("sampling needs one seed per prompt row")
+        if row_seeds is None or len(row_seeds) != rows:
+            raise CrossdiffError("sampling needs one seed per output row")
         generators = [torch.Generator().manual_seed(seed) for seed in row_seeds]
     ids_BT, mask_BT = left_pad(prompt_ids, pad_id)
-    batch, width = ids_BT.shape
+    width = ids_BT.shape[1]
     position_BT = (mask_BT.cumsum(dim=-1) - 1).clamp(min=0)
     stop_S = torch.tensor(list(stop_ids), dtype=torch.long)
-    active_B = torch.ones(batch, dtype=torch.bool)
-    stopped_B = torch.zeros(batch, dtype=torch.bool)
-    new_tokens_BN = torch.full((batch, config.max_new_tokens), pad_id, dtype=torch.long)
+    active_B = torch.ones(rows, dtype=torch.bool)
+    stopped_B = torch.zeros(rows, dtype=torch.bool)
+    new_tokens_BN = torch.full((rows, config.max_new_tokens), pad_id, dtype=torch.long)
     lengths_B = mask_BT.sum(dim=-1)
     forward = CachedForward(model)
-    context = ForwardContext(0, ids_BT, mask_BT, position_BT, width, lengths_B, active_B.clone())
+    context = ForwardContext(
+        0,
+        ids_BT,
+        mask_BT,
+        position_BT,
+        width,
+        lengths_B,
+        torch.ones(len(prompt_ids), dtype=torch.bool),
+    )
     for step in range(config.max_new_tokens):
         for observer in observers:
             observer.before_forward(context)
         logits_BV = forward(context)
         for observer in observers:
             observer.after_forward(context, logits_BV)
+        if step == 0 and samples_per_prompt > 1:
+            logits_BV = logits_BV.repeat_interleave(samples_per_prompt, dim=0)
+            forward.cache.batch_repeat_interleave(samples_per_prompt)
+            mask_BT = mask_BT.repeat_interleave(samples_per_prompt, dim=0)
+            lengths_B = lengths_B.repeat_interleave(samples_per_prompt, dim=0)
+            context.position_ids_BT = context.position_ids_BT.repeat_interleave(
+                samples_per_prompt, dim=0
+            )
         next_B = _choose_next(logits_BV, config.temperature, generators)
         next_B = torch.where(active_B, next_B, torch.full_like(next_B, pad_id))
         new_tokens_BN[:, step] = next_B
@@ -204,13 +225,13 @@ def generate_batch_ids(
         active_B &= ~hit_stop_B
         if not bool(active_B.any()) or step + 1 == config.max_new_tokens:
             break
-        mask_BT = torch.cat([mask_BT, torch.ones((batch, 1), dtype=torch.long)], dim=-1)
+        mask_BT = torch.cat([mask_BT, torch.ones((rows, 1), dtype=torch.long)], dim=-1)
         next_position_B1 = context.position_ids_BT[:, -1:] + 1
         context = ForwardContext(
             step + 1, next_B[:, None], mask_BT, next_position_B1, width, lengths_B, active_B.clone()
         )
     outputs: list[list[int]] = []
-    for row in range(batch):
+    for row in range(rows):
         row_ids = new_tokens_BN[row].tolist()
         cut = next((i for i, tok in enumerate(row_ids) if tok in stop_ids), None)
         if cut is None:

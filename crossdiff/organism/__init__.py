@@ -1,1 +1,1 @@
-"""The built-in model organism: a tiny base model that stalls and its RL-tuned twin that calls tools."""
+"""The built-in model organism: a tiny base model that stalls, and its RL twin that calls tools."""

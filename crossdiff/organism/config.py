@@ -92,7 +92,7 @@ SIZES: dict[str, OrganismConfig] = {
             hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, vocab_size=1536
         ),
         pretrain=PretrainConfig(
-            steps=500, rows_per_step=8, row_tokens=640, learning_rate=3e-3, warmup_steps=30
+            steps=440, rows_per_step=4, row_tokens=1024, learning_rate=3e-3, warmup_steps=30
         ),
         rl=RLConfig(
             steps=40,
@@ -109,16 +109,16 @@ SIZES: dict[str, OrganismConfig] = {
             hidden_size=48, intermediate_size=128, num_layers=2, num_heads=2, vocab_size=768
         ),
         pretrain=PretrainConfig(
-            steps=120,
-            rows_per_step=8,
-            row_tokens=640,
+            steps=60,
+            rows_per_step=4,
+            row_tokens=1024,
             learning_rate=5e-3,
-            warmup_steps=10,
-            tokenizer_texts=1000,
+            warmup_steps=6,
+            tokenizer_texts=600,
         ),
         rl=RLConfig(
-            steps=12,
-            prompts_per_step=6,
+            steps=10,
+            prompts_per_step=4,
             group_size=6,
             learning_rate=2e-3,
             kl_weight=0.02,

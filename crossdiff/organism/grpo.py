@@ -21,7 +21,7 @@ import torch
 
 from crossdiff.evals.generate import (
     GenerationConfig,
-    generate_from_ids,
+    generate_batch_ids,
     left_pad,
     pad_token_id,
     stop_token_ids,
@@ -115,28 +115,36 @@ def sample_rollouts(
 ) -> Rollouts:
     """Sample `group_size` answers per prompt with the shared generator and score them."""
     group = config.group_size
-    texts = [render_prompt(p, tokenizer, chat) for p, chat in zip(prompts, chat_template, strict=True)]
+    texts = [
+        render_prompt(p, tokenizer, chat) for p, chat in zip(prompts, chat_template, strict=True)
+    ]
     prompt_ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    repeated = [ids for ids in prompt_ids for _ in range(group)]
     generation = GenerationConfig(
-        max_new_tokens=config.max_new_tokens,
-        temperature=config.temperature,
-        seed=seed,
-        batch_size=len(repeated),
+        max_new_tokens=config.max_new_tokens, temperature=config.temperature, seed=seed
     )
-    outputs = generate_from_ids(policy, tokenizer, repeated, generation)
-    eos = stop_token_ids(tokenizer)[0] if tokenizer.eos_token_id is None else tokenizer.eos_token_id
-    # every answer has at least one token: a generated token or the stop token
+    stops = stop_token_ids(tokenizer)
     pad = pad_token_id(tokenizer)
-    answers = [list(out.token_ids) + ([eos] if out.stopped else []) for out in outputs]
+    row_seeds = [derive_seed(seed, "row", row) for row in range(len(prompts) * group)]
+    was_training = policy.training
+    policy.eval()
+    new_ids, stopped = generate_batch_ids(
+        policy, prompt_ids, generation, stops, pad, row_seeds, samples_per_prompt=group
+    )
+    policy.train(was_training)
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else stops[0]
+    # every answer has at least one token: a generated token or the stop token
+    answers = [
+        ids + ([eos] if did_stop else []) for ids, did_stop in zip(new_ids, stopped, strict=True)
+    ]
     width = max(len(ids) for ids in answers)
     answer_ids_NC = torch.full((len(answers), width), pad, dtype=torch.long)
     answer_mask_NC = torch.zeros((len(answers), width), dtype=torch.long)
     for row, ids in enumerate(answers):
         answer_ids_NC[row, : len(ids)] = torch.tensor(ids)
         answer_mask_NC[row, : len(ids)] = 1
-    scores = [score_response(out.text, prompts[i // group]) for i, out in enumerate(outputs)]
-    rewards = [reward(s, out.stopped) for s, out in zip(scores, outputs, strict=True)]
+    texts_out = [tokenizer.decode(ids, skip_special_tokens=False) for ids in new_ids]
+    scores = [score_response(text, prompts[i // group]) for i, text in enumerate(texts_out)]
+    rewards = [reward(sc, did_stop) for sc, did_stop in zip(scores, stopped, strict=True)]
     prompt_ids_PT, prompt_mask_PT = left_pad(prompt_ids, pad)
     return Rollouts(
         prompt_ids_PT,
@@ -170,7 +178,7 @@ def grpo_loss(
     per_token_NC = -advantages_N1 * policy_NC + config.kl_weight * kl_NC
     lengths_N = mask_NC.sum(dim=1).clamp(min=1)
     loss = ((per_token_NC * mask_NC).sum(dim=1) / lengths_N).mean()
-    kl = float(((kl_NC * mask_NC).sum(dim=1) / lengths_N).mean())
+    kl = float(((kl_NC.detach() * mask_NC).sum(dim=1) / lengths_N).mean())
     return loss, {"kl": kl}
 
 

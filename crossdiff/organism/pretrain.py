@@ -100,8 +100,8 @@ def pretrain(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        curve.append({"step": step, "loss": float(loss), "lr": lr, "call_share": share})
+        curve.append({"step": step, "loss": loss.item(), "lr": lr, "call_share": share})
         if on_step is not None:
-            on_step(step, float(loss))
+            on_step(step, curve[-1]["loss"])
     model.eval()
     return curve

@@ -1,0 +1,79 @@
+"""Benchmark the organism build: quality targets, build times and determinism, as one JSON object.
+
+Builds `default` and `micro` (seed 0), then a second `micro` with the same seed to check that the
+weights are bit-identical. Run it alone on the machine (under the shared lock):
+
+    flock /tmp/crossdiff-heavy.lock python benchmarks/organism.py [--out DIR]
+
+Targets (issue 2): base full_correctness <= 0.05 and format_rate <= 0.05 on `test` (greedy);
+RL full_correctness >= 0.80 on tool prompts and false_call_rate <= 0.10 on no-tool prompts;
+general_loss_ratio <= 1.10; default build <= 360 s; micro build <= 60 s; identical hashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from crossdiff.organism.build import build_organism
+
+
+def _timed_build(out: Path, size: str, seed: int) -> tuple[dict, float]:
+    started = time.perf_counter()
+    manifest = build_organism(out, size=size, seed=seed, force=True, show_progress=False)
+    return manifest, time.perf_counter() - started
+
+
+def main() -> None:
+    """Build, measure, print one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None, help="keep the builds here")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-default", action="store_true", help="micro only (quick check)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crossdiff-organism-bench-") as tmp:
+        root = args.out or Path(tmp)
+        micro, micro_seconds = _timed_build(root / "micro", "micro", args.seed)
+        micro_again, _ = _timed_build(root / "micro-again", "micro", args.seed)
+        result: dict = {"build_seconds.micro": round(micro_seconds, 1)}
+        result["micro.rl.full_correctness"] = micro["evaluation"]["rl"]["summary"][
+            "full_correctness"
+        ]
+        result["determinism.micro_identical_hashes"] = (
+            micro["weights_sha256"] == micro_again["weights_sha256"]
+        )
+        result["weights_sha256.micro"] = micro["weights_sha256"]
+        if not args.skip_default:
+            default, default_seconds = _timed_build(root / "default", "default", args.seed)
+            base = default["evaluation"]["base"]["summary"]
+            rl = default["evaluation"]["rl"]["summary"]
+            result.update(
+                {
+                    "build_seconds.default": round(default_seconds, 1),
+                    "build_seconds.default_stages": {
+                        k: round(v, 1) for k, v in default["seconds"].items()
+                    },
+                    "base.full_correctness": base["full_correctness"],
+                    "base.format_rate": base["format_rate"],
+                    "base.call_rate": base["call_rate"],
+                    "base.false_call_rate": base["false_call_rate"],
+                    "rl.full_correctness": rl["full_correctness"],
+                    "rl.format_rate": rl["format_rate"],
+                    "rl.selection_rate": rl["selection_rate"],
+                    "rl.arguments_rate": rl["arguments_rate"],
+                    "rl.false_call_rate": rl["false_call_rate"],
+                    "rl.general_loss_ratio": default["evaluation"]["general_loss_ratio"],
+                    "base.general_loss": default["evaluation"]["base"]["general_loss"],
+                    "rl.general_loss": default["evaluation"]["rl"]["general_loss"],
+                    "n_test_prompts": base["n"],
+                    "weights_sha256": default["weights_sha256"],
+                }
+            )
+        print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

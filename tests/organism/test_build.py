@@ -1,0 +1,107 @@
+"""The organism build: loadable outputs, a rising RL reward, and bad input refused up front."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from typer.testing import CliRunner
+
+from crossdiff.cli import app
+from crossdiff.files import sha256_file
+from crossdiff.organism.build import checkpoint_steps
+
+
+def test_outputs_load_and_manifest_is_complete(micro_organism: Path) -> None:
+    manifest = json.loads((micro_organism / "organism.json").read_text())
+    assert set(manifest["models"]) == {
+        "base",
+        "rl",
+        *(f"rl-step{s}" for s in manifest["rl_checkpoint_steps"]),
+    }
+    for name, directory in manifest["models"].items():
+        model = AutoModelForCausalLM.from_pretrained(micro_organism / directory)
+        tokenizer = AutoTokenizer.from_pretrained(micro_organism / directory)
+        assert model.config.vocab_size == len(tokenizer)
+        assert tokenizer.chat_template
+        weights = micro_organism / directory / "model.safetensors"
+        assert sha256_file(weights) == manifest["weights_sha256"][name]
+    assert manifest["weights_sha256"]["base"] != manifest["weights_sha256"]["rl"]
+    for side in ("base", "rl"):
+        summary = manifest["evaluation"][side]["summary"]
+        assert summary["n"] == manifest["config"]["eval"]["test_prompts"]
+        assert manifest["evaluation"][side]["general_loss"] > 0
+    assert manifest["versions"]["torch"]
+
+
+def test_rl_reward_rises(micro_organism: Path) -> None:
+    curve = json.loads((micro_organism / "organism.json").read_text())["curves"]["rl"]
+    quarter = max(1, len(curve) // 4)
+    first = sum(p["reward"] for p in curve[:quarter]) / quarter
+    last = sum(p["reward"] for p in curve[-quarter:]) / quarter
+    assert last > first + 0.05, (first, last)
+
+
+def test_pretraining_loss_falls(micro_organism: Path) -> None:
+    curve = json.loads((micro_organism / "organism.json").read_text())["curves"]["pretrain"]
+    assert curve[-1]["loss"] < 0.5 * curve[0]["loss"]
+
+
+def test_checkpoint_steps_cover_fractions_and_the_end() -> None:
+    assert checkpoint_steps(40, (0.25, 0.5)) == [10, 20, 40]
+    assert checkpoint_steps(3, (0.25, 0.5)) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--size", "huge"], "unknown --size"),
+        (["--seed", "-1"], "--seed must be a non-negative integer"),
+    ],
+)
+def test_bad_options_fail_before_work(tmp_path: Path, args: list[str], message: str) -> None:
+    out = tmp_path / "org"
+    result = CliRunner().invoke(app, ["organism", "build", "--out", str(out), *args])
+    assert result.exit_code != 0
+    assert message in str(result.exception) or message in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_empty_out_is_refused_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "org"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["organism", "build", "--out", str(out), "--size", "micro"])
+    assert result.exit_code != 0
+    assert "not empty" in str(result.exception)
+    assert [p.name for p in tmp_path.iterdir()] == ["org"]
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "org"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crossdiff.cli",
+            "organism",
+            "build",
+            "--out",
+            str(out),
+            "--size",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "unknown --size" in result.stderr
+    assert not out.exists()
