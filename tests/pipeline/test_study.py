@@ -1,4 +1,4 @@
-"""`crossdiff run` end to end on the micro organism with tiny sizes: every stage, caching, report."""
+"""`crossdiff run` end to end on the micro organism, tiny sizes: every stage, caching, report."""
 
 from __future__ import annotations
 
