@@ -95,9 +95,21 @@ def analysis_summary_from_dir(
     path: str | Path, cards_per_scope: int = 3, examples_per_card: int = 4
 ) -> AnalysisSummary:
     """Read an analysis directory (`crossdiff analyze` output) into a report summary."""
+    from crossdiff.analysis.config import AnalysisConfig
+    from crossdiff.analysis.ranking import rank_candidates
     from crossdiff.analysis.results import feature_records, load_analysis
 
     result = load_analysis(path)
+    # A scope without candidates shows its top features by Cohen's d (the firing filter off).
+    relaxed = rank_candidates(
+        result.behaviour,
+        result.geometry.partition,
+        AnalysisConfig(min_tool_rate=0.0, max_general_rate=1.0),
+    )
+    shown = {
+        scope: (entries, scope) if entries else (relaxed.scopes[scope], f"{scope}, by d only")
+        for scope, entries in result.ranking.scopes.items()
+    }
     records = {int(r["feature"]): r for r in feature_records(result)}
     norms: dict[str, list[float]] = {}
     for record in records.values():
@@ -108,7 +120,7 @@ def analysis_summary_from_dir(
         for scope, entries in result.ranking.scopes.items()
     }
     cards: list[FeatureCard] = []
-    for scope, entries in result.ranking.scopes.items():
+    for entries, label in shown.values():
         for entry in entries[:cards_per_scope]:
             record = records[entry.feature]
             examples = [
@@ -119,7 +131,7 @@ def analysis_summary_from_dir(
                 FeatureCard(
                     feature=entry.feature,
                     partition=entry.partition,
-                    scope=scope,
+                    scope=label,
                     rank=entry.rank,
                     cohens_d=_float(entry.cohens_d),
                     auroc=_float(entry.auroc),
