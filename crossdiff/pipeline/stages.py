@@ -130,4 +130,6 @@ def sweep_stage(ctx: StageContext) -> dict[str, Any]:
         shutil.copytree(source / TRAIN_DIR / "crosscoder", members / record["name"] / "crosscoder")
         shutil.copy2(source / "member.json", members / record["name"] / "member.json")
     shutil.rmtree(work, ignore_errors=True)
+    if work.parent.is_dir() and not any(work.parent.iterdir()):
+        work.parent.rmdir()
     return {"members": len(records)}

@@ -89,7 +89,9 @@ def build_stages(config: RunConfig, run_dir: Path, state: StudyState) -> list[St
     train = dict(config.train)
     tokenizer = model_sources(config, run_dir)[0]
 
-    def data_stages(suffix: str, hook: str, crosscoder: dict[str, Any], steps: dict) -> None:
+    def data_stages(
+        suffix: str, hook: str, crosscoder: dict[str, Any], steps: dict, analyze: bool = True
+    ) -> None:
         collect_name = "collect" if hook == main else f"collect-{hook}"
         if not any(s.name == collect_name for s in stages):
             stages.append(
@@ -111,6 +113,8 @@ def build_stages(config: RunConfig, run_dir: Path, state: StudyState) -> list[St
                 seed=config.seed,
             )
         )
+        if not analyze:
+            return
         stages.append(
             Stage(
                 f"analyze-{suffix}",
@@ -134,7 +138,7 @@ def build_stages(config: RunConfig, run_dir: Path, state: StudyState) -> list[St
         data_stages("plain", main, plain, train)
     if "penalised" in run:
         penalised = {**dfc, "lambda_excl": config.experiments.penalised_lambda_excl}
-        data_stages("penalised", main, penalised, train)
+        data_stages("penalised", main, penalised, train, analyze=False)
     short = {**train, "steps": config.sweep.steps or train.get("steps", 1000)}
     if "layers" in run:
         for hook in config.experiments.layers:
