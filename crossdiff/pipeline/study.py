@@ -225,6 +225,8 @@ def report_stage(config: RunConfig, ctx: StageContext) -> dict[str, Any]:
             "dev prompts (choosing)": str(e.dev_prompts),
             "test suite (reporting)": e.test_suite,
             "steering policy": e.policy,
+            "metric": "full correctness over every test prompt (tool prompts: the right call "
+            "with the right arguments; no-tool prompts: no call)",
         },
         splice=result("exp-splice", splice.SpliceResult),
         spillover=result("exp-spillover", splice.SpliceResult),

@@ -188,8 +188,8 @@ def _saturation(r: StudyResults) -> list[ClaimRow]:
             f"peak {_pp(s.peak['a_exclusive'])} first reached with "
             f"{s.size_at_peak['a_exclusive']} feature(s)",
             "see the saturation curve",
-            "the best test gain is reached at n = 1",
-            _verdict(s.size_at_peak["a_exclusive"] == 1),
+            "the best test gain is positive and first reached at n = 1",
+            _verdict(s.size_at_peak["a_exclusive"] == 1 and s.peak["a_exclusive"] > 0),
         )
     ]
     if "plain" in s.size_at_peak:
@@ -199,8 +199,11 @@ def _saturation(r: StudyResults) -> list[ClaimRow]:
                 "33 features for its +70 pp peak",
                 f"peak {_pp(s.peak['plain'])} with {s.size_at_peak['plain']} feature(s)",
                 "see the saturation curve",
-                "plain crosscoder's peak needs more features than the DFC's A-exclusive peak",
-                _verdict(s.size_at_peak["plain"] > s.size_at_peak["a_exclusive"]),
+                "plain crosscoder's positive peak needs more features than the DFC's "
+                "A-exclusive peak",
+                _verdict(
+                    s.peak["plain"] > 0 and s.size_at_peak["plain"] > s.size_at_peak["a_exclusive"]
+                ),
             )
         )
     return rows
