@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
-from crossdiff.crosscoder.kernels import SparseCodes, gather_preactivations, sparse_decode
+from crossdiff.crosscoder.kernels import linear_at, sparse_decode
 from crossdiff.crosscoder.losses import training_loss
 from crossdiff.crosscoder.metrics import DeadFeatureTracker
 from crossdiff.crosscoder.optim import enforce_partition, mask_partition_gradients
 from crossdiff.crosscoder.reference import dense_mse_step
-from crossdiff.crosscoder.sparsity import batch_topk
+from crossdiff.crosscoder.sparsity import batch_topk, row_candidates
 from crossdiff.errors import CrossdiffError
 from crossdiff.normstats import NormStats
 
@@ -114,8 +114,8 @@ def test_gather_and_decode_kernels_match_dense_including_input_grad() -> None:
     pre = (x @ weight.T + bias).detach()
     rows = torch.tensor([0, 0, 1, 3, 3, 3, 15])
     cols = torch.tensor([2, 29, 5, 0, 7, 29, 11])
-    values = gather_preactivations(x, weight, bias, pre, rows, cols)
-    out = sparse_decode(SparseCodes(rows, cols, values, 16, 30), decoder)
+    codes = linear_at(x, weight, bias, pre[rows, cols], rows, cols)
+    out = sparse_decode(codes, decoder)
     (out.sin().sum()).backward()
     got = [t.grad.clone() for t in (x, weight, bias, decoder)]
     for t in (x, weight, bias, decoder):
@@ -131,16 +131,21 @@ def test_gather_and_decode_kernels_match_dense_including_input_grad() -> None:
 
 def test_batch_topk_with_few_candidates_is_exact() -> None:
     gen = torch.Generator().manual_seed(2)
-    score = torch.randn(50, 64, generator=gen)
-    score[3] += 5.0  # one row holds far more than its share of the batch's top entries
+    x = torch.randn(50, 7, generator=gen)
+    weight, bias = torch.randn(64, 7, generator=gen), torch.randn(64, generator=gen)
+    x[3] *= 6.0  # one row holds far more than its share of the batch's top entries
+    score = x @ weight.T + bias
     total = 4 * 50
-    rows, cols, threshold = batch_topk(score, total, candidates_per_row=2)
+    values, columns = row_candidates(x, weight, bias, width=2)
+    selection = batch_topk(values, columns, total, lambda r: score[r], 64)
+    rows, cols, threshold = selection.rows, selection.cols, selection.threshold
+    assert torch.equal(selection.scores, score[rows, cols])
     want = torch.zeros_like(score).flatten()
     want[score.flatten().topk(total).indices] = 1
     got = torch.zeros_like(score)
     got[rows, cols] = 1
     assert torch.equal(got.flatten(), want)
-    assert float(threshold) == float(score.flatten().topk(total).values.min())
+    assert threshold == float(score.flatten().topk(total).values.min())
     assert torch.all(rows[1:] >= rows[:-1])
 
 

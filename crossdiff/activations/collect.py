@@ -172,19 +172,6 @@ def collect(
     if force and staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True, exist_ok=True)
-    writer = StoreWriter(staging, config.shard_size, STORAGE_DTYPES[config.dtype], fingerprint)
-    start = writer.resume()
-    size = config.batch_size
-    num_batches = math.ceil(len(records) / size)
-    with _progress_bar(disable=not show_progress) as progress:
-        task = progress.add_task("collect", total=num_batches, completed=start.batch)
-        for index in range(start.batch, num_batches):
-            rows = collect_batch(
-                pair, hooks, records[index * size : (index + 1) * size], index * size, config
-            )
-            writer.add(index, rows, skip_rows=start.skip_rows if index == start.batch else 0)
-            progress.advance(task)
-    write_store_file(staging / TEXTS_FILE, texts)
     description = {
         **_describe(config, pair, hooks),
         "fingerprint": fingerprint,
@@ -192,7 +179,20 @@ def collect(
         "texts_file": TEXTS_FILE,
         "texts_sha256": hashlib.sha256(texts).hexdigest(),
     }
-    manifest = writer.finish(description)
+    dtype = STORAGE_DTYPES[config.dtype]
+    with StoreWriter(staging, config.shard_size, dtype, fingerprint) as writer:
+        start = writer.resume()
+        size = config.batch_size
+        num_batches = math.ceil(len(records) / size)
+        with _progress_bar(disable=not show_progress) as progress:
+            task = progress.add_task("collect", total=num_batches, completed=start.batch)
+            for index in range(start.batch, num_batches):
+                batch_records = records[index * size : (index + 1) * size]
+                rows = collect_batch(pair, hooks, batch_records, index * size, config)
+                writer.add(index, rows, skip_rows=start.skip_rows if index == start.batch else 0)
+                progress.advance(task)
+        write_store_file(staging / TEXTS_FILE, texts)
+        manifest = writer.finish(description)
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)

@@ -40,6 +40,23 @@ def write_synthetic_store(
     writer = StoreWriter(
         staging, shard_size, STORAGE_DTYPES[dtype], fingerprint=f"synthetic-{seed}"
     )
+    with writer:
+        manifest = _fill(writer, num_rows, widths, seed, rows_per_text, dtype, staging)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return manifest
+
+
+def _fill(
+    writer: StoreWriter,
+    num_rows: int,
+    widths: tuple[int, int],
+    seed: int,
+    rows_per_text: int,
+    dtype: str,
+    staging: Path,
+) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(seed)
     chunk = 4096
     for batch, start in enumerate(range(0, num_rows, chunk)):
@@ -66,7 +83,7 @@ def write_synthetic_store(
         for i in range(num_texts)
     )
     write_store_file(staging / TEXTS_FILE, texts.encode())
-    manifest = writer.finish(
+    return writer.finish(
         {
             "format": STORE_FORMAT,
             "version": STORE_VERSION,
@@ -78,7 +95,3 @@ def write_synthetic_store(
             "texts_file": TEXTS_FILE,
         }
     )
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
-    return manifest

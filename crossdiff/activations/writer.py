@@ -1,7 +1,8 @@
 """Write paired rows into fixed-size shards, resumably, and finish with the manifest.
 
-Rows arrive batch by batch. Every `shard_size` rows become one shard, written atomically; after
-each shard `progress.json` records the finished shards and where to restart: the batch holding
+Rows arrive batch by batch. Every `shard_size` rows become one shard, written atomically by a
+background thread (serialising, hashing, fsync and statistics overlap the next forward pass);
+after each shard `progress.json` records the finished shards and where to restart: the batch holding
 the first row not yet in a shard, and how many of that batch's rows are already written. Batches
 are a fixed partition of the texts, so a resumed run recomputes exactly the same rows and the
 finished store is byte-identical to an uninterrupted one. `manifest.json` is written last: a
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,13 @@ class StoreWriter:
         self._buffered = 0
         self._segments: list[_Segment] = []
         self._next_batch = 0
+        # Main-thread counters; `shards`, `stats` and `rows_written` belong to the writer thread
+        # (read them only after `drain`).
+        self._rows_flushed = 0
+        self._shards_submitted = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._pending: deque[Future[None]] = deque()
+        self._failed = False
 
     # ---- resuming -------------------------------------------------------------------------
     def resume(self) -> ResumePoint:
@@ -85,6 +95,8 @@ class StoreWriter:
             self._add_stats(read_shard(self.directory, info))  # verifies the checksum
             self.shards.append(info)
             self.rows_written += info.rows
+        self._rows_flushed = self.rows_written
+        self._shards_submitted = len(self.shards)
         self._clean_strays()
         point = ResumePoint(
             batch=int(progress["resume_batch"]),
@@ -111,7 +123,7 @@ class StoreWriter:
             raise RuntimeError(f"batches must arrive in order: expected {self._next_batch}")
         self._next_batch = batch + 1
         count = int(rows["x_a"].shape[0]) - skip_rows
-        first_row = self.rows_written + self._buffered - skip_rows
+        first_row = self._rows_flushed + self._buffered - skip_rows
         self._segments.append(_Segment(batch, first_row, count))
         for name, value in rows.items():
             value = value[skip_rows:]
@@ -123,16 +135,64 @@ class StoreWriter:
             self._flush(self.shard_size)
 
     def _flush(self, count: int) -> None:
+        """Hand the next `count` buffered rows to the background thread as one shard."""
         merged = {name: torch.cat(parts) for name, parts in self._buffer.items()}
         shard = {name: value[:count] for name, value in merged.items()}
         self._buffer = {name: [value[count:]] for name, value in merged.items()}
         self._buffered -= count
-        info = write_shard(self.directory, len(self.shards), shard)
-        self._add_stats(shard)
-        self.shards.append(info)
-        self.rows_written += count
+        self._rows_flushed += count
         self._consume_segments(count)
-        self._write_progress()
+        resume_batch, resume_row = self._resume_point()
+        index = self._shards_submitted
+        self._shards_submitted += 1
+        self._pending.append(
+            self._executor.submit(self._write_shard_job, index, shard, resume_batch, resume_row)
+        )
+        # At most two shards wait in memory; a failed write surfaces at the next flush.
+        while self._pending and (len(self._pending) > 2 or self._pending[0].done()):
+            self._pending.popleft().result()
+
+    def _write_shard_job(
+        self, index: int, shard: dict[str, Tensor], resume_batch: int, resume_row: int
+    ) -> None:
+        """Background thread: write one shard, fold in its statistics, then record progress."""
+        if self._failed:
+            return  # never record a shard after one that failed: progress must stay a prefix
+        try:
+            info = write_shard(self.directory, index, shard)
+            self._add_stats(shard)
+            self.shards.append(info)
+            self.rows_written += info.rows
+            self._write_json(
+                PROGRESS_FILE,
+                {
+                    "fingerprint": self.fingerprint,
+                    "shards": [entry.to_dict() for entry in self.shards],
+                    "resume_batch": resume_batch,
+                    "resume_batch_row": resume_row,
+                },
+            )
+        except BaseException:
+            self._failed = True
+            raise
+
+    def drain(self) -> None:
+        """Wait until every handed-over shard is written; re-raise the first failure."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the background thread without raising (used when collection is aborted)."""
+        for future in self._pending:
+            future.exception()
+        self._pending.clear()
+        self._executor.shutdown(wait=True)
 
     def _consume_segments(self, count: int) -> None:
         while count and self._segments:
@@ -147,7 +207,7 @@ class StoreWriter:
     def _resume_point(self) -> tuple[int, int]:
         if self._segments:
             return self._segments[0].batch, self._segments[0].first_row
-        return self._next_batch, self.rows_written
+        return self._next_batch, self._rows_flushed
 
     def _add_stats(self, shard: dict[str, Tensor]) -> None:
         # Statistics of the stored values (after the dtype cast), so they equal what a reader sees.
@@ -156,18 +216,6 @@ class StoreWriter:
             new
             if self.stats is None
             else (self.stats[0].merge(new[0]), self.stats[1].merge(new[1]))
-        )
-
-    def _write_progress(self) -> None:
-        batch, row = self._resume_point()
-        self._write_json(
-            PROGRESS_FILE,
-            {
-                "fingerprint": self.fingerprint,
-                "shards": [info.to_dict() for info in self.shards],
-                "resume_batch": batch,
-                "resume_batch_row": row,
-            },
         )
 
     def _write_json(self, name: str, value: Any) -> None:
@@ -181,6 +229,7 @@ class StoreWriter:
         """
         if self._buffered:
             self._flush(self._buffered)
+        self.drain()
         if self.rows_written == 0 or self.stats is None:
             raise CrossdiffError(
                 "the collection produced no rows: every text was empty or made only of special "

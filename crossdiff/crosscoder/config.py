@@ -96,7 +96,7 @@ class CrosscoderConfig(BaseModel):
                     f"partition fractions must be >= 0 with p_A + p_B < 1, got {self.partition}: "
                     "leave room for the shared partition"
                 )
-            n_a, n_b = math.floor(p_a * self.dict_size), math.floor(p_b * self.dict_size)
+            n_a, n_b = self.partition_sizes
             if self.dict_size - n_a - n_b < 1:
                 raise ValueError("partition leaves no shared features: lower p_A or p_B")
         for name in ("l1_coeff", "lambda_shared", "lambda_excl", "auxk_coeff", "l0_coeff"):
@@ -124,9 +124,10 @@ class CrosscoderConfig(BaseModel):
         """(n_A, n_B) = (floor(p_A·D), floor(p_B·D)); (0, 0) without a partition."""
         if self.partition is None:
             return (0, 0)
+        # The tiny epsilon keeps n/D * D from flooring to n - 1 through rounding.
         return (
-            math.floor(self.partition[0] * self.dict_size),
-            math.floor(self.partition[1] * self.dict_size),
+            math.floor(self.partition[0] * self.dict_size + 1e-9),
+            math.floor(self.partition[1] * self.dict_size + 1e-9),
         )
 
 

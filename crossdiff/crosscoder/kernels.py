@@ -1,15 +1,17 @@
-"""Sparse kernels for top-k rules: gather pre-activations with a sparse backward, sparse decode.
+"""Sparse kernels for top-k rules: pre-activations with a sparse backward, and sparse decode.
 
-The forward of the encoder is one dense GEMM (no way around reading every weight), but with k
-active features per sample the gradient of W_enc is non-zero only in the k·B selected
-(sample, feature) entries, so it is computed as sparse(grad)ᵀ @ x (a CSR × dense product)
-instead of a second dense GEMM. Decoding reads only the k active decoder rows per sample
-(embedding_bag with per-sample weights).
+The forward of the encoder is one dense GEMM (every weight must be read), but with k active
+features per sample the gradients of W_enc and W_dec are non-zero only in the rows of features
+that fired, and they are sums over the k·B active (sample, feature) entries. Both are computed
+as one CSR × dense product, sparse(D, B) @ dense(B, d), with the entries ordered by feature
+once per step. Decoding reads only the k active decoder rows per sample (embedding_bag).
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -17,48 +19,91 @@ from torch import Tensor
 from torch.nn import functional as F
 
 
-@dataclass
-class SparseCodes:
-    """Active entries of a (batch, D) code matrix, grouped by sample (rows ascending).
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run a short op on one thread: torch's parallel sort stalls on a loaded machine, and one
+    thread sorts k·B indices in milliseconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
-    `rows`, `cols` and `values` have one element per active entry; `offsets` (batch,) is where
-    each sample's entries start, as embedding_bag expects.
+
+class FeatureOrder:
+    """The active entries ordered by feature: the layout of the (D, batch) CSR gradients."""
+
+    def __init__(self, rows: Tensor, cols: Tensor, dict_size: int, batch_size: int) -> None:
+        with _one_thread():
+            self.permutation = torch.argsort(cols, stable=True)
+        counts = torch.bincount(cols, minlength=dict_size)
+        self.crow = torch.zeros(dict_size + 1, dtype=torch.int64, device=cols.device)
+        self.crow[1:] = torch.cumsum(counts, 0)
+        self.sample_of_entry = rows[self.permutation]
+        self.shape = (dict_size, batch_size)
+
+    def transpose_matmul(self, values: Tensor, dense: Tensor) -> Tensor:
+        """Sᵀ @ dense, where S (batch, D) holds `values` at the active entries: (D, d)."""
+        with warnings.catch_warnings():  # "CSR support is in beta": only CSR @ dense is used
+            warnings.simplefilter("ignore", UserWarning)
+            sparse_t = torch.sparse_csr_tensor(
+                self.crow,
+                self.sample_of_entry,
+                values[self.permutation],
+                self.shape,
+                check_invariants=False,
+            )
+        return sparse_t @ dense
+
+
+class CodeLayout:
+    """Where the active entries of a (batch, D) code matrix are, grouped by sample.
+
+    It carries no values, so autograd contexts can hold it without keeping outputs alive.
     """
 
-    rows: Tensor
-    cols: Tensor
-    values: Tensor
-    batch_size: int
-    dict_size: int
+    def __init__(self, rows: Tensor, cols: Tensor, dict_size: int, batch_size: int) -> None:
+        self.rows, self.cols = rows, cols
+        self.dict_size, self.batch_size = dict_size, batch_size
+        self._order: FeatureOrder | None = None
+        counts = torch.bincount(rows, minlength=batch_size)
+        self.offsets = torch.cumsum(counts, 0) - counts
 
     @property
-    def offsets(self) -> Tensor:
-        """Start index of each sample's entries."""
-        counts = torch.bincount(self.rows, minlength=self.batch_size)
-        return torch.cumsum(counts, 0) - counts
+    def order(self) -> FeatureOrder:
+        """The entries ordered by feature (computed once, shared by both backward passes)."""
+        if self._order is None:
+            self._order = FeatureOrder(self.rows, self.cols, self.dict_size, self.batch_size)
+        return self._order
+
+
+@dataclass
+class SparseCodes:
+    """Active entries of a (batch, D) code matrix: their layout and (differentiable) values."""
+
+    layout: CodeLayout
+    values: Tensor
+
+    @property
+    def rows(self) -> Tensor:
+        """Sample index of each active entry (ascending)."""
+        return self.layout.rows
+
+    @property
+    def cols(self) -> Tensor:
+        """Feature index of each active entry."""
+        return self.layout.cols
 
     def to_dense(self) -> Tensor:
         """The (batch, D) dense code matrix."""
-        dense = self.values.new_zeros(self.batch_size, self.dict_size)
+        dense = self.values.new_zeros(self.layout.batch_size, self.layout.dict_size)
         dense.index_put_((self.rows, self.cols), self.values, accumulate=True)
         return dense
 
 
-def _csr_by_feature(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
-    """A (D, batch) CSR matrix with `values` at (cols, rows): the transposed sparse gradient."""
-    order = torch.argsort(cols, stable=True)
-    counts = torch.bincount(cols, minlength=shape[0])
-    crow = torch.zeros(shape[0] + 1, dtype=torch.int64, device=values.device)
-    crow[1:] = torch.cumsum(counts, 0)
-    with warnings.catch_warnings():  # "CSR support is in beta": we rely only on CSR @ dense
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            crow, rows[order], values[order], shape, check_invariants=False
-        )
-
-
-class _GatherLinear(torch.autograd.Function):
-    """values = (x @ Wᵀ + b)[rows, cols], given the already computed dense pre-activations."""
+class _LinearAt(torch.autograd.Function):
+    """values = (x @ Wᵀ + b)[rows, cols], given those values computed without autograd."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -66,50 +111,79 @@ class _GatherLinear(torch.autograd.Function):
         x: Tensor,
         weight: Tensor,
         bias: Tensor,
-        pre: Tensor,
-        rows: Tensor,
-        cols: Tensor,
+        values: Tensor,
+        layout: CodeLayout,
     ) -> Tensor:
-        ctx.save_for_backward(x, weight, rows, cols)
-        return pre[rows, cols]
+        ctx.save_for_backward(x, weight)
+        ctx.layout = layout  # type: ignore[attr-defined]
+        return values.clone()
 
     @staticmethod
     def backward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx, grad_values: Tensor
     ) -> tuple[Tensor | None, ...]:
-        x, weight, rows, cols = ctx.saved_tensors  # type: ignore[attr-defined]
+        x, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        layout: CodeLayout = ctx.layout  # type: ignore[attr-defined]
         grad_x = grad_weight = grad_bias = None
-        dict_size, batch = weight.shape[0], x.shape[0]
         if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
-            sparse_t = _csr_by_feature(rows, cols, grad_values, (dict_size, batch))
-            grad_weight = sparse_t @ x
+            grad_weight = layout.order.transpose_matmul(grad_values, x)
         if ctx.needs_input_grad[2]:  # type: ignore[attr-defined]
-            grad_bias = torch.zeros(dict_size, dtype=grad_values.dtype, device=grad_values.device)
-            grad_bias.index_add_(0, cols, grad_values)
+            grad_bias = torch.zeros(layout.dict_size, dtype=grad_values.dtype, device=x.device)
+            grad_bias.index_add_(0, layout.cols, grad_values)
         if ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
             grad_x = torch.zeros_like(x)
-            grad_x.index_add_(0, rows, grad_values[:, None] * weight[cols])
-        return grad_x, grad_weight, grad_bias, None, None, None
+            grad_x.index_add_(0, layout.rows, grad_values[:, None] * weight[layout.cols])
+        return grad_x, grad_weight, grad_bias, None, None
 
 
-def gather_preactivations(
-    x: Tensor, weight_Dd: Tensor, bias_D: Tensor, pre: Tensor, rows: Tensor, cols: Tensor
-) -> Tensor:
-    """Pre-activation values at (rows, cols), differentiable w.r.t. x, weight and bias.
+def linear_at(
+    x: Tensor, weight_Dd: Tensor, bias_D: Tensor, values: Tensor, rows: Tensor, cols: Tensor
+) -> SparseCodes:
+    """Sparse codes whose values are the pre-activations at (rows, cols), differentiable w.r.t.
+    x, weight and bias.
 
-    `pre` must equal x @ weight_Ddᵀ + bias_D (computed without autograd); the backward touches
-    only the selected entries.
+    `values` must equal (x @ weight_Ddᵀ + bias_D)[rows, cols], computed without autograd (the
+    forward GEMM already produced them); the backward touches only the selected entries.
+    `rows` must be ascending.
     """
-    return _GatherLinear.apply(x, weight_Dd, bias_D, pre.detach(), rows, cols)
+    layout = CodeLayout(rows, cols, weight_Dd.shape[0], x.shape[0])
+    return SparseCodes(layout, _LinearAt.apply(x, weight_Dd, bias_D, values.detach(), layout))
+
+
+class _SparseDecode(torch.autograd.Function):
+    """Σ_active value · weight[feature] per sample, with the CSR weight gradient."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        values: Tensor,
+        weight: Tensor,
+        layout: CodeLayout,
+    ) -> Tensor:
+        ctx.save_for_backward(values, weight)
+        ctx.layout = layout  # type: ignore[attr-defined]
+        return F.embedding_bag(
+            layout.cols, weight, layout.offsets, mode="sum", per_sample_weights=values
+        )
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        values, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        layout: CodeLayout = ctx.layout  # type: ignore[attr-defined]
+        grad_values = grad_weight = None
+        grad_out = grad_out.contiguous()
+        if ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
+            # <grad_out[sample], weight[feature]> per active entry, without a (nnz, d) buffer.
+            grad_values = torch.ops.aten._embedding_bag_per_sample_weights_backward(
+                grad_out, weight, layout.cols, layout.offsets, layout.rows, 0, -1
+            )
+        if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
+            grad_weight = layout.order.transpose_matmul(values, grad_out)
+        return grad_values, grad_weight, None
 
 
 def sparse_decode(codes: SparseCodes, weight_Dd: Tensor) -> Tensor:
     """Σ_active value · weight[feature] per sample: (batch, d), without a bias."""
-    return F.embedding_bag(
-        codes.cols,
-        weight_Dd,
-        codes.offsets,
-        mode="sum",
-        per_sample_weights=codes.values,
-        include_last_offset=False,
-    )
+    return _SparseDecode.apply(codes.values, weight_Dd, codes.layout)

@@ -18,10 +18,17 @@ from torch.nn import functional as F
 from crossdiff.crosscoder.config import TOP_K_RULES, CrosscoderConfig
 from crossdiff.crosscoder.distributed import all_reduce_sum, rank_and_world
 from crossdiff.crosscoder.jumprelu import jumprelu, step_count
-from crossdiff.crosscoder.kernels import SparseCodes, gather_preactivations, sparse_decode
+from crossdiff.crosscoder.kernels import linear_at, sparse_decode
 from crossdiff.crosscoder.normalisation import concatenated_mean_scale
 from crossdiff.crosscoder.partition import Partition
-from crossdiff.crosscoder.sparsity import above_threshold, batch_topk, topk_per_row
+from crossdiff.crosscoder.sparsity import (
+    Selection,
+    above_threshold,
+    batch_topk,
+    linear_scores,
+    row_candidates,
+    topk_per_row,
+)
 from crossdiff.errors import CrossdiffError
 from crossdiff.normstats import NormStats
 
@@ -138,27 +145,56 @@ class Crosscoder(nn.Module):
         return torch.addmm(self.b_enc_D, x_norm, self.W_enc_Dd.t())
 
     @torch.no_grad()
-    def _score(self, pre: Tensor) -> Tensor:
-        return pre * self.decoder_norms().sum(dim=1)
+    def _score_weights(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(weight, bias, scale) of the linear map whose output ranks features.
+
+        BatchTopK ranks pre-activations × summed decoder norm; folding the norm into the
+        weights gives those scores straight from the GEMM.
+        """
+        if self.config.sparsity == "batchtopk":
+            scale = self.decoder_norms().sum(dim=1)
+            return self.W_enc_Dd * scale[:, None], self.b_enc_D * scale, scale
+        return self.W_enc_Dd, self.b_enc_D, None
+
+    @torch.no_grad()
+    def _select(self, x_norm: Tensor, k: int, batch_rule: bool) -> tuple[Selection, Tensor]:
+        """Active entries under a top-k rule and their pre-activation values.
+
+        `batch_rule` selects BatchTopK's batch-level top-k (training) instead of its learned
+        threshold (inference).
+        """
+        weight, bias, scale = self._score_weights()
+        size = self.config.dict_size
+        if self.config.sparsity == "topk":
+            selection = topk_per_row(*row_candidates(x_norm, weight, bias, k))
+        elif batch_rule or float(self.threshold) <= 0:
+            _, world = rank_and_world()
+            width = min(size, self.config.candidates_per_row or 2 * k)
+            values, cols = row_candidates(x_norm, weight, bias, width)
+            total = k * x_norm.shape[0] * world
+            selection = batch_topk(values, cols, total, linear_scores(x_norm, weight, bias), size)
+        else:
+            scores = torch.addmm(bias, x_norm, weight.t())
+            selection = above_threshold(scores, float(self.threshold))
+        pre = selection.scores if scale is None else selection.scores / scale[selection.cols]
+        return selection, pre
 
     @torch.no_grad()
     def encode_normalised(self, x_norm: Tensor, k: int | None = None) -> Tensor:
-        """Dense codes (n, D) of normalised inputs, with inference semantics."""
-        pre = self._preactivations(x_norm)
+        """Dense codes (n, D) of normalised inputs, with inference semantics.
+
+        BatchTopK uses its learned threshold, so a sample's code does not depend on its batch;
+        before any training step it falls back to the batch's top-k.
+        """
         rule = self.config.sparsity
-        if rule == "relu":
-            return F.relu(pre)
-        if rule == "jumprelu":
+        if rule in ("relu", "jumprelu"):
+            pre = self._preactivations(x_norm)
+            if rule == "relu":
+                return F.relu(pre)
             return pre * (pre > self.log_threshold_D.exp())
-        k = k or self.config.k
-        if rule == "topk":
-            rows, cols = topk_per_row(pre, k)
-        elif float(self.threshold) > 0:
-            rows, cols = above_threshold(self._score(pre), float(self.threshold))
-        else:  # no threshold learned yet: fall back to this batch's top-k
-            rows, cols, _ = batch_topk(self._score(pre), k * pre.shape[0], 2 * k)
-        codes = torch.zeros_like(pre)
-        codes[rows, cols] = pre[rows, cols]
+        selection, values = self._select(x_norm, k or self.config.k, batch_rule=False)
+        codes = x_norm.new_zeros(x_norm.shape[0], self.config.dict_size)
+        codes[selection.rows, selection.cols] = values
         return codes
 
     def encode(self, x_a: Tensor, x_b: Tensor) -> Tensor:
@@ -179,28 +215,22 @@ class Crosscoder(nn.Module):
         self, x_norm: Tensor, k: int | None = None, dead_D: Tensor | None = None
     ) -> TrainOutput:
         """One differentiable pass on normalised inputs; updates the BatchTopK threshold."""
-        rule, batch = self.config.sparsity, x_norm.shape[0]
+        rule = self.config.sparsity
         k = k or self.config.k
         l0_soft, batch_threshold = None, None
         if rule in TOP_K_RULES:
-            with torch.no_grad():
-                pre = self._preactivations(x_norm)
-            if rule == "topk":
-                rows, cols = topk_per_row(pre, k)
-            else:
-                _, world = rank_and_world()
-                candidates = self.config.candidates_per_row or 2 * k
-                rows, cols, thr = batch_topk(self._score(pre), k * batch * world, candidates)
-                batch_threshold = float(thr) if math.isfinite(float(thr)) else None
+            selection, pre_values = self._select(x_norm, k, batch_rule=True)
+            found = selection.threshold
+            if rule == "batchtopk" and found is not None and math.isfinite(found):
+                batch_threshold = found
                 self._update_threshold(batch_threshold)
-            values = gather_preactivations(x_norm, self.W_enc_Dd, self.b_enc_D, pre, rows, cols)
-            codes = SparseCodes(rows, cols, values, batch, self.config.dict_size)
+            rows, cols = selection.rows, selection.cols
+            codes = linear_at(x_norm, self.W_enc_Dd, self.b_enc_D, pre_values, rows, cols)
             x_hat = sparse_decode(codes, self.W_dec_Dd) + self.b_dec_d
-            abs_sum = torch.zeros_like(self.b_enc_D).index_add(0, cols, values)
+            abs_sum = torch.zeros_like(self.b_enc_D).index_add(0, cols, codes.values)
             count = torch.bincount(cols, minlength=self.config.dict_size)
         else:
             pre_grad = self._preactivations(x_norm)
-            pre = pre_grad.detach()
             if rule == "relu":
                 f = F.relu(pre_grad)
             else:
@@ -211,7 +241,7 @@ class Crosscoder(nn.Module):
             x_hat = torch.addmm(self.b_dec_d, f, self.W_dec_Dd)
             abs_sum = f.abs().sum(dim=0)
             count = (f.detach() > 0).sum(dim=0)
-        aux = self._auxk_loss(x_norm, x_hat, pre, dead_D)
+        aux = self._auxk_loss(x_norm, x_hat, dead_D)
         return TrainOutput(x_norm, x_hat, abs_sum, count, aux, l0_soft, batch_threshold)
 
     @torch.no_grad()
@@ -224,9 +254,7 @@ class Crosscoder(nn.Module):
             momentum = self.config.threshold_momentum
             self.threshold.mul_(momentum).add_((1 - momentum) * batch_threshold)
 
-    def _auxk_loss(
-        self, x_norm: Tensor, x_hat: Tensor, pre: Tensor, dead_D: Tensor | None
-    ) -> Tensor | None:
+    def _auxk_loss(self, x_norm: Tensor, x_hat: Tensor, dead_D: Tensor | None) -> Tensor | None:
         """Reconstruct the residual with each sample's top-k_aux dead features (OpenAI 2024)."""
         if dead_D is None or self.config.auxk_coeff == 0:
             return None
@@ -241,9 +269,11 @@ class Crosscoder(nn.Module):
         _, world = rank_and_world()
         if dead.numel() == 0:
             return (x_hat * 0).sum()
-        rows, local = topk_per_row(pre[:, dead], min(self.config.k_aux, dead.numel()))
-        cols = dead[local]
-        values = gather_preactivations(x_norm, self.W_enc_Dd, self.b_enc_D, pre, rows, cols)
-        codes = SparseCodes(rows, cols, values, x_norm.shape[0], self.config.dict_size)
+        with torch.no_grad():
+            width = min(self.config.k_aux, dead.numel())
+            candidates = row_candidates(x_norm, self.W_enc_Dd[dead], self.b_enc_D[dead], width)
+            selection = topk_per_row(*candidates)
+        rows, cols = selection.rows, dead[selection.cols]
+        codes = linear_at(x_norm, self.W_enc_Dd, self.b_enc_D, selection.scores, rows, cols)
         residual_hat = sparse_decode(codes, self.W_dec_Dd)
         return (residual - residual_hat).pow(2).sum() * world / denominator
