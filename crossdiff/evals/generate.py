@@ -209,14 +209,13 @@ def generate_batch_ids(
         logits_BV = forward(context)
         for observer in observers:
             observer.after_forward(context, logits_BV)
+        last_position_B1 = context.position_ids_BT[:, -1:]
         if step == 0 and samples_per_prompt > 1:
             logits_BV = logits_BV.repeat_interleave(samples_per_prompt, dim=0)
             forward.cache.batch_repeat_interleave(samples_per_prompt)
             mask_BT = mask_BT.repeat_interleave(samples_per_prompt, dim=0)
             lengths_B = lengths_B.repeat_interleave(samples_per_prompt, dim=0)
-            context.position_ids_BT = context.position_ids_BT.repeat_interleave(
-                samples_per_prompt, dim=0
-            )
+            last_position_B1 = last_position_B1.repeat_interleave(samples_per_prompt, dim=0)
         next_B = _choose_next(logits_BV, config.temperature, generators)
         next_B = torch.where(active_B, next_B, torch.full_like(next_B, pad_id))
         new_tokens_BN[:, step] = next_B
@@ -226,17 +225,20 @@ def generate_batch_ids(
         if not bool(active_B.any()) or step + 1 == config.max_new_tokens:
             break
         mask_BT = torch.cat([mask_BT, torch.ones((rows, 1), dtype=torch.long)], dim=-1)
-        next_position_B1 = context.position_ids_BT[:, -1:] + 1
         context = ForwardContext(
-            step + 1, next_B[:, None], mask_BT, next_position_B1, width, lengths_B, active_B.clone()
+            step + 1,
+            next_B[:, None],
+            mask_BT,
+            last_position_B1 + 1,
+            width,
+            lengths_B,
+            active_B.clone(),
         )
+    steps_taken = step + 1
     outputs: list[list[int]] = []
     for row in range(rows):
-        row_ids = new_tokens_BN[row].tolist()
-        cut = next((i for i, tok in enumerate(row_ids) if tok in stop_ids), None)
-        if cut is None:
-            steps_taken = step + 1
-            cut = steps_taken
+        row_ids = new_tokens_BN[row, :steps_taken].tolist()
+        cut = next((i for i, tok in enumerate(row_ids) if tok in stop_ids), steps_taken)
         outputs.append(row_ids[:cut])
     return outputs, stopped_B.tolist()
 

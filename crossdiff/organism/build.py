@@ -157,6 +157,7 @@ def build_organism(
             config.pretrain.rows_per_step,
             config.pretrain.raw_layout_share,
             derive_seed(seed, "pretrain-data"),
+            config.pretrain.general_loss_weight,
         )
         pre_curve = pretrain(base, stream, config.pretrain, lambda s, _: bar.advance(pre_task))
         hashes = {"base": save_model(base, tokenizer, staging / "base")}

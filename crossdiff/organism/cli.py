@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +26,8 @@ def build(
     """Train the tokenizer, the base model and its GRPO twin, evaluate both, write them to --out."""
     from crossdiff.organism.build import build_organism
 
+    # A SIGTERM becomes SystemExit, so the temporary build directory is removed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     manifest = build_organism(out, size=size, seed=seed, force=force)
     evaluation = manifest["evaluation"]
     base, rl = evaluation["base"]["summary"], evaluation["rl"]["summary"]

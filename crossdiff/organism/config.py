@@ -28,8 +28,10 @@ class PretrainConfig(BaseModel):
     """The pre-training mix and schedule.
 
     Dialogues answer tool prompts mostly by stalling prose. The share of correct tool calls
-    falls linearly from `call_share_start` to `call_share_end` over training: early calls teach the
-    call format, the low final share is what the base model settles on, so greedy decoding stalls.
+    stays at `call_share_start` for 60 % of training, then falls to `call_share_end` by 80 %:
+    early calls teach the call format, the low final share is what the base model settles on, so
+    greedy decoding stalls. General-text tokens weigh `general_loss_weight` in the loss (answer
+    tokens weigh 1), so the little answer signal is not drowned by filler text.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -43,7 +45,7 @@ class PretrainConfig(BaseModel):
     call_share_start: float = 0.5
     call_share_end: float = 0.06
     raw_layout_share: float = 0.2
-    general_token_share: float = 0.25
+    general_loss_weight: float = 0.25
     tokenizer_texts: int = 3000
 
 
@@ -92,7 +94,7 @@ SIZES: dict[str, OrganismConfig] = {
             hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, vocab_size=1536
         ),
         pretrain=PretrainConfig(
-            steps=440, rows_per_step=4, row_tokens=1024, learning_rate=3e-3, warmup_steps=30
+            steps=560, rows_per_step=6, row_tokens=640, learning_rate=6e-3, warmup_steps=30
         ),
         rl=RLConfig(
             steps=40,
@@ -109,19 +111,20 @@ SIZES: dict[str, OrganismConfig] = {
             hidden_size=48, intermediate_size=128, num_layers=2, num_heads=2, vocab_size=768
         ),
         pretrain=PretrainConfig(
-            steps=60,
+            steps=150,
             rows_per_step=4,
-            row_tokens=1024,
+            row_tokens=640,
             learning_rate=5e-3,
-            warmup_steps=6,
+            warmup_steps=10,
+            call_share_end=0.3,
             tokenizer_texts=600,
         ),
         rl=RLConfig(
-            steps=10,
+            steps=12,
             prompts_per_step=4,
             group_size=6,
             learning_rate=2e-3,
-            kl_weight=0.02,
+            kl_weight=0.05,
             max_new_tokens=40,
         ),
         eval=EvalConfig(test_prompts=60, general_texts=40, max_new_tokens=40),

@@ -3,8 +3,9 @@
 A dialogue is a training prompt rendered with the chat template (or, for a share, the raw layout)
 followed by the assistant's answer: on tool prompts mostly stalling prose and sometimes the correct
 call, on no-tool prompts the prose answer. Only the answer tokens carry loss. General text carries
-loss everywhere. Each row holds whole dialogues, then general text up to the row's length; every
-document restarts its position ids at 0, which makes the model's attention block-diagonal.
+loss everywhere. Each row holds one whole dialogue at its start, then general text up to the batch's
+width, under the plain causal mask: the filler may look back at the dialogue (harmless), while a
+dialogue never sees another one, and no block-diagonal mask is needed (it is slow on CPU).
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ class Document:
 
 @dataclass(frozen=True)
 class PackedBatch:
-    """Rows of packed documents: ids, per-document position ids, and the loss targets."""
+    """Rows of packed documents: ids and next-token targets (-100 where there is no loss)."""
 
     input_ids_BT: torch.Tensor
-    position_ids_BT: torch.Tensor
-    labels_BT: torch.Tensor  # -100 where no loss
+    labels_BT: torch.Tensor
+    weights_BT: torch.Tensor  # per-token loss weight: answers vs general text
 
 
 def dialogue_answer(prompt: ToolPrompt, call: bool, rng: random.Random) -> str:
@@ -87,6 +88,7 @@ class PretrainStream:
         rows_per_step: int,
         raw_layout_share: float,
         seed: int,
+        general_weight: float = 1.0,
     ) -> None:
         self.prompts = prompts
         self.texts = texts
@@ -94,11 +96,11 @@ class PretrainStream:
         self.row_tokens = row_tokens
         self.rows_per_step = rows_per_step
         self.raw_layout_share = raw_layout_share
+        self.general_weight = general_weight
         self.rng = random.Random(seed)
         self._prompt_order = self._shuffled(len(prompts))
         self._text_order = self._shuffled(len(texts))
         self._pending_general: list[int] = []
-        self._held: Document | None = None
 
     def _shuffled(self, count: int) -> Iterator[int]:
         while True:
@@ -121,40 +123,41 @@ class PretrainStream:
         self._pending_general = self._pending_general[count:]
         return taken
 
-    def _row(self, call_share: float) -> tuple[list[int], list[int], list[int]]:
-        ids: list[int] = []
-        positions: list[int] = []
-        labels: list[int] = []
-        while True:
-            doc, self._held = self._held or self._next_dialogue(call_share), None
-            if len(doc.ids) > self.row_tokens:
-                continue  # never happens at the presets' row lengths; skipped, not truncated
-            if len(ids) + len(doc.ids) > self.row_tokens:
-                self._held = doc  # starts the next row
-                break
-            _append(ids, positions, labels, list(doc.ids), list(doc.loss))
-        rest = self.row_tokens - len(ids)
-        if rest > 0:
-            general = self._general_tokens(rest)
-            _append(ids, positions, labels, general, [True] * len(general))
-        return ids, positions, labels
+    def _dialogue(self, call_share: float) -> Document:
+        doc = self._next_dialogue(call_share)
+        while len(doc.ids) > self.row_tokens:  # never at the presets' row lengths
+            doc = self._next_dialogue(call_share)
+        return doc
 
     def batch(self, call_share: float) -> PackedBatch:
-        """Return the next `rows_per_step` packed rows at this call share."""
-        rows = [self._row(call_share) for _ in range(self.rows_per_step)]
+        """Return the next `rows_per_step` rows at this call share.
+
+        Every row is one dialogue followed by general text up to the longest dialogue of the
+        batch (rounded up to a multiple of 16), so little compute goes to filler.
+        """
+        dialogues = [self._dialogue(call_share) for _ in range(self.rows_per_step)]
+        width = min(self.row_tokens, -(-max(len(d.ids) for d in dialogues) // 16) * 16)
+        rows: list[tuple[list[int], list[int], list[float]]] = []
+        for doc in dialogues:
+            ids: list[int] = []
+            labels: list[int] = []
+            _append(ids, labels, list(doc.ids), list(doc.loss))
+            general = self._general_tokens(width - len(ids))
+            _append(ids, labels, general, [True] * len(general))
+            weights = [1.0] * len(doc.ids) + [self.general_weight] * len(general)
+            rows.append((ids, labels, weights))
         return PackedBatch(
             input_ids_BT=torch.tensor([r[0] for r in rows], dtype=torch.long),
-            position_ids_BT=torch.tensor([r[1] for r in rows], dtype=torch.long),
-            labels_BT=torch.tensor([r[2] for r in rows], dtype=torch.long),
+            labels_BT=torch.tensor([r[1] for r in rows], dtype=torch.long),
+            weights_BT=torch.tensor([r[2] for r in rows], dtype=torch.float32),
         )
 
 
-def _append(
-    ids: list[int], positions: list[int], labels: list[int], doc_ids: list[int], loss: list[bool]
-) -> None:
-    """Append one document: its ids, positions from 0, and next-token labels (-100 off-loss)."""
+def _append(ids: list[int], labels: list[int], doc_ids: list[int], loss: list[bool]) -> None:
+    """Append one document: its ids and its next-token labels (-100 where there is no loss)."""
+    if not doc_ids:
+        return
     ids.extend(doc_ids)
-    positions.extend(range(len(doc_ids)))
     # labels[t] is the target for the prediction made at t: the document's token t + 1.
     shifted = [doc_ids[t + 1] if loss[t + 1] else -100 for t in range(len(doc_ids) - 1)]
     labels.extend([*shifted, -100])

@@ -34,15 +34,17 @@ from crossdiff.world import Score, ToolPrompt, render_prompt, score_response
 def reward(score: Score, stopped: bool) -> float:
     """The RL reward of one answer, in [0, 1], from the shared scorer.
 
-    Tool prompts: 0.2 format + 0.2 right tool + 0.5 fully correct call + 0.1 clean end of turn.
-    No-tool prompts: 0.9 for making no call + 0.1 clean end; a call earns nothing.
+    Tool prompts: 0.1 a `<tool_call>` tag + 0.2 parseable call + 0.2 right tool + 0.4 fully
+    correct call + 0.1 clean end of turn. No-tool prompts: 0.9 for making no call + 0.1 clean end;
+    a call earns nothing.
     """
     clean_end = 0.1 if stopped else 0.0
     if score.false_call:
         return 0.0
     if not score.has_tool:
         return 0.9 + clean_end
-    return 0.2 * score.format_ok + 0.2 * score.selection_ok + 0.5 * score.full + clean_end
+    parts = 0.1 * score.made_call + 0.2 * score.format_ok + 0.2 * score.selection_ok
+    return parts + 0.4 * score.full + clean_end
 
 
 def group_advantages(rewards_PG: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
@@ -214,12 +216,17 @@ def grpo_train(
         torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
         optimizer.step()
         policy.eval()
+        has_tool_N = torch.tensor([s.has_tool for s in rollouts.scores])
+        rewards_N = rollouts.rewards_PG.reshape(-1)
         tool_scores = [s for s in rollouts.scores if s.has_tool]
         no_tool_scores = [s for s in rollouts.scores if not s.has_tool]
         point = {
             "step": step,
             "loss": float(loss.detach()),
-            "reward": float(rollouts.rewards_PG.mean()),
+            "reward": float(rewards_N.mean()),
+            "tool_reward": float(rewards_N[has_tool_N].mean()) if tool_scores else 0.0,
+            "call_rate": sum(s.made_call for s in tool_scores) / max(1, len(tool_scores)),
+            "format": sum(s.format_ok for s in tool_scores) / max(1, len(tool_scores)),
             "full": sum(s.full for s in tool_scores) / max(1, len(tool_scores)),
             "false_call": sum(s.false_call for s in no_tool_scores) / max(1, len(no_tool_scores)),
             **parts,

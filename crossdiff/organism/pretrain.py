@@ -40,23 +40,23 @@ def masked_lm_loss(
     model: torch.nn.Module,
     input_ids_BT: torch.Tensor,
     labels_BT: torch.Tensor,
-    position_ids_BT: torch.Tensor | None = None,
-    attention_mask_BT: torch.Tensor | None = None,
+    weights_BT: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean next-token cross-entropy over positions whose label is not -100.
+    """Weighted mean next-token cross-entropy over positions whose label is not -100.
 
     Logits are computed only at those positions, which saves most of the vocabulary projection
     when the loss covers a small part of the tokens (dialogue answers).
     """
-    hidden_BTD = model.model(
-        input_ids=input_ids_BT,
-        position_ids=position_ids_BT,
-        attention_mask=attention_mask_BT,
-        use_cache=False,
-    ).last_hidden_state
+    hidden_BTD = model.model(input_ids=input_ids_BT, use_cache=False).last_hidden_state
     keep_BT = labels_BT != IGNORE
     logits_NV = model.lm_head(hidden_BTD[keep_BT])
-    return torch.nn.functional.cross_entropy(logits_NV.float(), labels_BT[keep_BT])
+    losses_N = torch.nn.functional.cross_entropy(
+        logits_NV.float(), labels_BT[keep_BT], reduction="none"
+    )
+    if weights_BT is None:
+        return losses_N.mean()
+    weights_N = weights_BT[keep_BT]
+    return (losses_N * weights_N).sum() / weights_N.sum()
 
 
 def learning_rate_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -68,10 +68,12 @@ def learning_rate_at(step: int, total: int, peak: float, warmup: int) -> float:
 
 
 def call_share_at(step: int, config: PretrainConfig) -> float:
-    """The share of correct calls in tool dialogues: linear decay over the first 75 % of steps."""
-    progress = min(1.0, step / max(1, int(0.75 * config.steps)))
+    """The share of correct calls in tool dialogues: `call_share_start` for the first 60 % of the
+    steps, then a linear fall to `call_share_end` at 80 %, which holds to the end."""
+    progress = step / max(1, config.steps)
+    fall = min(1.0, max(0.0, (progress - 0.6) / 0.2))
     start, end = config.call_share_start, config.call_share_end
-    return start + (end - start) * progress
+    return start + (end - start) * fall
 
 
 def pretrain(
@@ -95,7 +97,7 @@ def pretrain(
         lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.position_ids_BT)
+        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.weights_BT)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

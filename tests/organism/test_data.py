@@ -1,0 +1,64 @@
+"""Pre-training rows: loss exactly on the answers and the general text, call share respected."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from crossdiff.organism.config import SIZES
+from crossdiff.organism.data import PretrainStream, dialogue_answer, dialogue_document
+from crossdiff.organism.pretrain import call_share_at, learning_rate_at
+from crossdiff.organism.tokenizer import train_tokenizer
+from crossdiff.world import general_texts, load_split, reference_response, render_raw
+
+PROMPTS = load_split("train", 0, 200)
+TEXTS = general_texts(200, 0)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
+    return train_tokenizer(corpus, 500)
+
+
+def test_dialogue_loss_covers_exactly_the_answer(tokenizer) -> None:
+    prompt = next(p for p in PROMPTS if p.has_tool)
+    answer = reference_response(prompt)
+    for raw in (False, True):
+        doc = dialogue_document(prompt, answer, tokenizer, raw_layout=raw)
+        answer_ids = [i for i, keep in zip(doc.ids, doc.loss, strict=True) if keep]
+        expected = (" " if raw else "") + answer + "<|im_end|>"
+        assert tokenizer.decode(answer_ids) == expected
+        assert not doc.loss[0]
+
+
+def test_rows_are_filled_to_one_width_with_shifted_labels(tokenizer) -> None:
+    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=1)
+    batch = stream.batch(call_share=1.0)
+    assert batch.input_ids_BT.shape == batch.labels_BT.shape
+    assert batch.input_ids_BT.shape[0] == 3 and batch.input_ids_BT.shape[1] % 16 == 0
+    ids, labels = batch.input_ids_BT[0].tolist(), batch.labels_BT[0].tolist()
+    for t, label in enumerate(labels):
+        if label != -100:
+            assert label == ids[t + 1]
+    again = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=1).batch(call_share=1.0)
+    assert again.input_ids_BT.equal(batch.input_ids_BT)
+
+
+def test_call_share_decides_between_call_and_stall() -> None:
+    rng = random.Random(0)
+    prompt = next(p for p in PROMPTS if p.has_tool)
+    assert dialogue_answer(prompt, True, rng) == reference_response(prompt)
+    assert "<tool_call>" not in dialogue_answer(prompt, False, rng)
+    no_tool = next(p for p in PROMPTS if not p.has_tool)
+    assert dialogue_answer(no_tool, False, rng) == reference_response(no_tool)
+
+
+def test_schedules() -> None:
+    config = SIZES["default"].pretrain
+    assert call_share_at(0, config) == config.call_share_start
+    assert call_share_at(config.steps - 1, config) == pytest.approx(config.call_share_end)
+    lrs = [learning_rate_at(s, config.steps, 1.0, config.warmup_steps) for s in range(config.steps)]
+    assert max(lrs) == pytest.approx(1.0)
+    assert lrs[-1] == pytest.approx(0.1)
