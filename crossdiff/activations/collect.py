@@ -11,6 +11,8 @@ import hashlib
 import json
 import math
 import shutil
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +26,13 @@ import crossdiff
 from crossdiff.activations.shards import STORAGE_DTYPES, write_store_file
 from crossdiff.activations.sources import SourceSpec, TextRecord, load_records
 from crossdiff.activations.store import STORE_FORMAT, STORE_VERSION, TEXTS_FILE
-from crossdiff.activations.tokens import PaddingSide, Positions, select_positions, tokenize_batch
+from crossdiff.activations.tokens import (
+    PaddingSide,
+    Positions,
+    TokenBatch,
+    select_positions,
+    tokenize_batch,
+)
 from crossdiff.activations.writer import MANIFEST_FILE, StoreWriter
 from crossdiff.files import prepare_output_dir, read_json, sha256_json
 from crossdiff.models.capture import forward_to_hook
@@ -61,15 +69,12 @@ def _input_device(model: torch.nn.Module) -> torch.device:
 def collect_batch(
     pair: ModelPair,
     hooks: tuple[HookPoint, HookPoint],
-    records: list[TextRecord],
+    batch: TokenBatch,
     first_text_index: int,
-    config: CollectConfig,
+    positions: Positions,
 ) -> dict[str, Tensor]:
-    """Run both models on one batch of texts; return the rows to store (on the CPU)."""
-    batch = tokenize_batch(
-        pair.tokenizer, records, config.max_length, config.positions, config.padding_side
-    )
-    rows, columns = select_positions(batch, config.positions)
+    """Run both models on one tokenised batch; return the rows to store (on the CPU)."""
+    rows, columns = select_positions(batch, positions)
     out: dict[str, Tensor] = {}
     for key, model, hook in (("x_a", pair.model_a, hooks[0]), ("x_b", pair.model_b, hooks[1])):
         device = _input_device(model)
@@ -184,11 +189,30 @@ def collect(
         start = writer.resume()
         size = config.batch_size
         num_batches = math.ceil(len(records) / size)
-        with _progress_bar(disable=not show_progress) as progress:
+        tokenize = partial(
+            tokenize_batch,
+            pair.tokenizer,
+            max_length=config.max_length,
+            positions=config.positions,
+            padding_side=config.padding_side,
+        )
+        # The next batch is tokenised in a thread while both models run on the current one.
+        with (
+            _progress_bar(disable=not show_progress) as progress,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize") as tokenizer_thread,
+        ):
             task = progress.add_task("collect", total=num_batches, completed=start.batch)
+            upcoming = None
             for index in range(start.batch, num_batches):
-                batch_records = records[index * size : (index + 1) * size]
-                rows = collect_batch(pair, hooks, batch_records, index * size, config)
+                if upcoming is None:
+                    upcoming = tokenizer_thread.submit(
+                        tokenize, records[index * size : (index + 1) * size]
+                    )
+                batch = upcoming.result()
+                if index + 1 < num_batches:
+                    following = records[(index + 1) * size : (index + 2) * size]
+                    upcoming = tokenizer_thread.submit(tokenize, following)
+                rows = collect_batch(pair, hooks, batch, index * size, config.positions)
                 writer.add(index, rows, skip_rows=start.skip_rows if index == start.batch else 0)
                 progress.advance(task)
         write_store_file(staging / TEXTS_FILE, texts)

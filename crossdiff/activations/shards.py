@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from crossdiff.errors import CrossdiffError
-from crossdiff.files import write_bytes_atomic
+from crossdiff.files import sha256_file, write_bytes_atomic
 
 STORAGE_DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
@@ -115,14 +115,14 @@ def read_shard(directory: Path, info: ShardInfo) -> dict[str, Tensor]:
     """Read one shard, verifying its size and SHA-256 against the manifest entry."""
     check_shard_size(directory, info)
     path = directory / info.file
-    payload = path.read_bytes()
-    if hashlib.sha256(payload).hexdigest() != info.sha256:
+    # Hash by streaming, then load through a memory map: no second in-memory copy of the shard.
+    if sha256_file(path) != info.sha256:
         raise CrossdiffError(
             f"shard {path} is corrupted: its SHA-256 does not match the manifest; collect the "
             "store again"
         )
     try:
-        tensors = safetensors.torch.load(payload)
+        tensors = safetensors.torch.load_file(path)
     except Exception as exc:  # safetensors raises its own error types on a bad header
         raise CrossdiffError(f"shard {path} is not a readable safetensors file: {exc}") from exc
     missing = {"x_a", "x_b", *ROW_FIELDS} - set(tensors)

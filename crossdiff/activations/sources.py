@@ -96,7 +96,9 @@ def _take(items: list[Any], count: int | None, label: str) -> list[Any]:
     return items if count is None else items[:count]
 
 
-def _tool_prompts(spec: SourceSpec, tokenizer: PreTrainedTokenizerBase, chat: bool) -> list:
+def _tool_prompts(
+    spec: SourceSpec, tokenizer: PreTrainedTokenizerBase, chat: bool
+) -> list[TextRecord]:
     world = _world()
     split = spec.split or "train"
     size = spec.count if split == "train" else None
@@ -123,7 +125,7 @@ def _existing_file(spec: SourceSpec) -> Path:
     return path
 
 
-def _jsonl(spec: SourceSpec, tokenizer: PreTrainedTokenizerBase, chat: bool) -> list:
+def _jsonl(spec: SourceSpec, tokenizer: PreTrainedTokenizerBase, chat: bool) -> list[TextRecord]:
     path = _existing_file(spec)
     label = spec.label()
     lines = [line for line in path.read_text().splitlines() if line.strip()]

@@ -151,6 +151,29 @@ def test_resume_after_a_kill_gives_an_identical_store(
     assert not partial.exists()
 
 
+def test_resume_after_a_kill_just_before_the_manifest(
+    tiny_pair_dirs: tuple[Path, Path],
+    text_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = _config(tiny_pair_dirs, text_file, positions="all", shard_size=7)
+    collect(config, tmp_path / "whole", show_progress=False)
+    real = writer_module.StoreWriter._write_json
+
+    def killed(self: writer_module.StoreWriter, name: str, value: object) -> None:
+        if name == writer_module.MANIFEST_FILE:
+            raise KeyboardInterrupt
+        real(self, name, value)
+
+    monkeypatch.setattr(writer_module.StoreWriter, "_write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        collect(config, tmp_path / "resumed", show_progress=False)
+    monkeypatch.undo()
+    collect(config, tmp_path / "resumed", show_progress=False)
+    assert _files(tmp_path / "resumed") == _files(tmp_path / "whole")
+
+
 def test_resume_refuses_a_partial_collection_with_other_settings(
     tiny_pair_dirs: tuple[Path, Path],
     text_file: Path,

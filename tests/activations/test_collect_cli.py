@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from crossdiff.activations.cli import parse_sources
 from crossdiff.activations.store import ActivationStore
-from crossdiff.cli import app
+from crossdiff.cli import app, main
 from crossdiff.errors import CrossdiffError
 from crossdiff.world import load_split, save_prompts_jsonl
 
@@ -108,14 +106,19 @@ def test_hf_dataset_without_the_datasets_package(
     assert "optional 'datasets' package" in str(result.exception)
 
 
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, text_file: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.run(
-        [sys.executable, "-m", "crossdiff.cli", "collect", "--model-a", str(tmp_path / "nope"),
-         "--model-b", str(tmp_path / "nope"), "--hook-point", "resid_post.0",
-         "--out", str(tmp_path / "s"), "--text-file", str(text_file)],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 2
-    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(error_lines) == 1 and "model A directory not found" in error_lines[0]
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path: Path,
+    text_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["crossdiff", "collect", "--model-a", str(tmp_path / "nope"),
+            "--model-b", str(tmp_path / "nope"), "--hook-point", "resid_post.0",
+            "--out", str(tmp_path / "s"), "--text-file", str(text_file)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(error_lines) == 1 and error_lines[0].startswith("error:")
+    assert "model A directory not found" in error_lines[0]
