@@ -3,8 +3,8 @@
     flattened batch) and
 (2) the encoder GEMM alone: forward and backward (weight gradient) of x @ W_encᵀ.
 
-Prints ONE JSON object. Each step includes Adam; the DFC variants also mask gradients and
-re-zero the partition. Usage: python benchmarks/crosscoder_speed.py [--repeats 3]
+Prints ONE JSON object. Each step includes (the same fused) Adam; the DFC variants also mask
+gradients and re-zero the partition. Usage: python benchmarks/crosscoder_speed.py [--repeats 3]
 Targets (issue 4): speedup_vs_dense >= 5 and step_vs_gemm_ratio <= 1.5 for batchtopk and dfc.
 """
 
@@ -50,7 +50,7 @@ def _model(size: int, partition: tuple[float, float] | None) -> Crosscoder:
 
 def sparse_step(model: Crosscoder, x_norm: torch.Tensor) -> Callable[[], None]:
     """crossdiff's training step (what trainer.py runs, without logging)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
 
     def step() -> None:
         out = model.training_forward(x_norm)
@@ -66,7 +66,7 @@ def sparse_step(model: Crosscoder, x_norm: torch.Tensor) -> Callable[[], None]:
 
 def dense_step(model: Crosscoder, x_norm: torch.Tensor) -> Callable[[], None]:
     """The plain dense implementation: masked weights, dense codes, dense decode, autograd."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     mask = model.partition.allowed_mask() if model.partition.enabled else None
 
     def step() -> None:

@@ -43,6 +43,7 @@ def _run(rule: str = "batchtopk", steps: int = 23, **train) -> RunConfig:
         lambda_shared=1e-3,
         dead_after_tokens=200,
         k_aux=8,
+        l1_coeff=1e-2 if rule == "relu" else 0.0,
     )
     values = dict(
         steps=steps,
@@ -132,6 +133,13 @@ def test_schedules() -> None:
 def test_bad_crosscoder_configs_are_refused(values: dict, field: str) -> None:
     with pytest.raises(CrossdiffError, match=field.replace("[", r"\[").replace("+", r"\+")):
         build_config(CrosscoderConfig, values)
+
+
+def test_unregularised_relu_is_refused() -> None:
+    with pytest.raises(CrossdiffError, match="l1_coeff > 0"):
+        build_config(
+            RunConfig, {"crosscoder": {"widths": (4, 4), "dict_size": 8, "sparsity": "relu"}}
+        )
 
 
 def test_bad_train_configs_are_refused_before_work(tmp_path: Path) -> None:
@@ -244,3 +252,56 @@ def test_torchrun_two_processes_match_one(tmp_path: Path, rule: str) -> None:
         rtol=1e-3,
         atol=1e-4,
     )
+
+
+@pytest.mark.slow
+def test_sigkilled_cli_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    data = tmp_path / "acts.safetensors"
+    _write_activations(data, 512)
+    common = [
+        "train",
+        "--activations",
+        str(data),
+        "--sparsity",
+        "batchtopk",
+        "--dict-size",
+        "64",
+        "--k",
+        "4",
+        "--p-a",
+        "0.1",
+        "--p-b",
+        "0.1",
+        "--steps",
+        "400",
+        "--batch-size",
+        "32",
+        "--lr",
+        "1e-3",
+        "--checkpoint-every",
+        "20",
+        "--no-progress",
+    ]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crossdiff.cli", *common, "--out", str(killed)], env=env
+    )
+    pointer = killed / "checkpoints" / "latest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if pointer.exists() and json.loads(pointer.read_text())["step"] >= 40:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "crosscoder").exists(), "the run finished before it could be killed"
+    _train_cli([*common, "--out", str(killed)], None)
+    _train_cli([*common, "--out", str(tmp_path / "whole")], None)
+    resumed = load_crosscoder(killed / "crosscoder")
+    whole = load_crosscoder(tmp_path / "whole" / "crosscoder")
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], tensor), name

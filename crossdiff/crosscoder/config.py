@@ -191,6 +191,16 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_joint(self) -> RunConfig:
+        crosscoder = self.crosscoder
+        if crosscoder.sparsity == "relu" and crosscoder.l1_coeff == 0:
+            raise ValueError(
+                "crosscoder.sparsity = 'relu' trains without any sparsity pressure when "
+                "l1_coeff = 0: set crosscoder.l1_coeff > 0 (e.g. 1e-2)"
+            )
+        if crosscoder.sparsity == "jumprelu" and crosscoder.l0_coeff == crosscoder.l1_coeff == 0:
+            raise ValueError(
+                "crosscoder.sparsity = 'jumprelu' needs l0_coeff > 0 or l1_coeff > 0 to be sparse"
+            )
         k_start = self.train.k_start
         if k_start is not None and k_start >= self.crosscoder.dict_size:
             raise ValueError(

@@ -35,9 +35,10 @@ def k_at_step(step: int, k: int, config: TrainConfig) -> int:
 def build_optimizer(
     model: Crosscoder, config: TrainConfig
 ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
-    """Adam over all parameters and its LambdaLR schedule."""
+    """Adam over all parameters (the fused kernel: one pass over each weight) and its
+    LambdaLR schedule."""
     optimizer = torch.optim.Adam(
-        list(model.parameters()), lr=config.lr, betas=config.adam_betas, foreach=True
+        list(model.parameters()), lr=config.lr, betas=config.adam_betas, fused=True
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
     return optimizer, scheduler
