@@ -21,31 +21,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from crossdiff.evals.evaluate import evaluate, render_prompts
-from crossdiff.evals.generate import GenerationConfig, generate, left_pad, pad_token_id
 
 from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
+from crossdiff.evals.evaluate import evaluate, render_prompts
+from crossdiff.evals.generate import GenerationConfig, generate_batch_ids, left_pad, pad_token_id
 from crossdiff.evals.hooks import hidden_width, intervene
 from crossdiff.evals.interventions import Intervention
 from crossdiff.models.capture import forward_to_hook
 from crossdiff.models.hookpoints import decoder_layers, resolve_hook_point
 from crossdiff.models.pair import ModelPair, load_model_pair
 from crossdiff.normstats import NormStats
+from crossdiff.organism.build import build_organism
 from crossdiff.world import load_split
-
-
-def build_organism(out: Path, size: str) -> None:
-    """Build the organism with the project's own CLI (a subprocess, so its API is the CLI)."""
-    command = [sys.executable, "-m", "crossdiff.cli", "organism", "build", "--out", str(out)]
-    subprocess.run([*command, "--size", size, "--force"], check=True, stdout=subprocess.DEVNULL)
 
 
 def benchmark_crosscoder(pair: ModelPair, hook_point: str, texts: list[str]) -> Crosscoder:
@@ -70,16 +63,18 @@ def benchmark_crosscoder(pair: ModelPair, hook_point: str, texts: list[str]) -> 
     return crosscoder
 
 
-def timed(run: Callable[[], int], repeats: int) -> tuple[float, int]:
-    """Best (seconds, new tokens) of `repeats` runs."""
-    best: tuple[float, int] | None = None
+def timed_round_robin(runs: dict[str, Callable[[], int]], repeats: int) -> dict[str, dict]:
+    """Time every run `repeats` times, interleaved (so load drifts hit all alike); keep the best."""
+    best: dict[str, dict] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        tokens = run()
-        elapsed = time.perf_counter() - start
-        if best is None or elapsed < best[0]:
-            best = (elapsed, tokens)
-    assert best is not None
+        for name, run in runs.items():
+            start = time.perf_counter()
+            tokens = run()
+            seconds = time.perf_counter() - start
+            if name not in best or seconds < best[name]["seconds"]:
+                best[name] = {"seconds": seconds, "new_tokens": tokens}
+    for entry in best.values():
+        entry["tokens_per_second"] = entry["new_tokens"] / entry["seconds"]
     return best
 
 
@@ -92,7 +87,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--single-subset", type=int, default=24, help="prompts timed one by one")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -101,10 +96,10 @@ def main() -> None:
         built = organism is None
         if organism is None:
             organism = Path(scratch) / "organism"
-            build_organism(organism, args.size)
+            build_organism(organism, size=args.size, show_progress=False)
         pair = load_model_pair(str(organism / "rl"), str(organism / "base"))
         layers = len(decoder_layers(pair.model_a))
-        hook_point = f"resid_post.{layers // 2}"
+        hook_point = f"resid_post.{max(0, layers // 2 - 1)}"  # the middle of the residual stream
         test = load_split("test")
         texts = render_prompts(test, pair.tokenizer, chat_template=True)
         speed_texts = texts[: args.prompts]
@@ -113,11 +108,20 @@ def main() -> None:
         models = (pair.model_a, pair.model_b)
         config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
 
+        pad = pad_token_id(pair.tokenizer)
+        speed_ids = [pair.tokenizer(t, add_special_tokens=False)["input_ids"] for t in speed_texts]
+
         def generation_under(intervention: Intervention) -> Callable[[], int]:
+            """Generate exactly max_new_tokens per prompt (no stop tokens: equal work per run)."""
+
             def run() -> int:
+                tokens = 0
                 with intervene(models, hook_point, intervention, crosscoder) as active:
-                    outputs = generate(active.model, pair.tokenizer, speed_texts, config)
-                return sum(len(g.token_ids) for g in outputs)
+                    for start in range(0, len(speed_ids), config.batch_size):
+                        batch = speed_ids[start : start + config.batch_size]
+                        new, _ = generate_batch_ids(active.model, batch, config, [], pad)
+                        tokens += sum(len(row) for row in new)
+                return tokens
 
             return run
 
@@ -131,14 +135,9 @@ def main() -> None:
             ),
         }
         generation_under(conditions["plain"])()  # warm-up
-        rates = {}
-        for name, intervention in conditions.items():
-            seconds, tokens = timed(generation_under(intervention), args.repeats)
-            rates[name] = {
-                "seconds": seconds,
-                "new_tokens": tokens,
-                "tokens_per_second": tokens / seconds,
-            }
+        rates = timed_round_robin(
+            {name: generation_under(iv) for name, iv in conditions.items()}, args.repeats
+        )
         plain_rate = rates["plain"]["tokens_per_second"]
 
         batched_config = GenerationConfig(
@@ -165,6 +164,8 @@ def main() -> None:
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
         "plain_generation_includes": "model A only: prefill + decode, no hooks, model B not run",
+        "speed_runs": "exactly max_new_tokens per prompt (stop tokens off), so every condition "
+        "does the same number of decode steps; best of --repeats interleaved runs",
         "interventions_include": "model B up to the hook point on the prompt (and on every "
         "generated token for *_every_token) + crosscoder encode/decode, inside the same loop",
         "tokens_per_second": {name: r["tokens_per_second"] for name, r in rates.items()},

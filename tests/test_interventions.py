@@ -264,3 +264,14 @@ def test_hooks_are_removed_after_the_block(pair, tokenizer, pca) -> None:
     with intervene(pair, HOOK, Intervention("steer", features=(12,), alpha=50.0), pca):
         pass
     assert _generate(pair[0], tokenizer, ids) == clean
+
+
+def test_models_may_use_different_hook_points(pair, tokenizer) -> None:
+    ids = _prompt_ids(tokenizer)
+    clean = _generate(pair[0], tokenizer, ids)
+    identity = IdentityDictionary(WIDTH_A, WIDTH_B)
+    splice = Intervention("splice", policy="all")
+    with intervene(pair, HOOK, splice, identity, hook_point_b="resid_pre.0") as run:
+        assert _generate(run.model, tokenizer, ids) == clean
+    with pytest.raises(CrossdiffError, match="layer 9 is out of range"):
+        intervene(pair, HOOK, splice, identity, hook_point_b="resid_post.9").__enter__()

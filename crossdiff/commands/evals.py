@@ -43,6 +43,9 @@ def eval_command(
     hook_point: Annotated[
         str | None, typer.Option(help="e.g. resid_post.13 (default: the crosscoder's).")
     ] = None,
+    hook_point_b: Annotated[
+        str | None, typer.Option(help="Model B's hook point if it differs from A's.")
+    ] = None,
     feature: Annotated[
         list[int] | None, typer.Option(help="Feature index (repeat for a set S).")
     ] = None,
@@ -101,6 +104,7 @@ def eval_command(
         model_b=model_b,
         crosscoder=crosscoder,
         hook_point=hook_point,
+        hook_point_b=hook_point_b,
         generation=GenerationConfig(max_new_tokens, temperature, seed, batch_size),
         samples=samples,
         chat_template=chat_template,

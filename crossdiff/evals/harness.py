@@ -43,6 +43,7 @@ class LoadedDictionary:
     dictionary: Dictionary | None
     description: dict[str, Any]
     hook_point: str | None
+    hook_point_b: str | None = None
 
 
 def load_dictionary(spec: str | None, widths: tuple[int, int] | None = None) -> LoadedDictionary:
@@ -72,30 +73,42 @@ def load_dictionary(spec: str | None, widths: tuple[int, int] | None = None) -> 
     metadata = load_metadata(path)
     store = metadata.get("store") if isinstance(metadata.get("store"), dict) else {}
     hook_point = metadata.get("hook_point") or store.get("hook_point")
+    hook_point_b = metadata.get("hook_point_b") or store.get("hook_point_b")
     description = {
         "kind": "crosscoder",
         "path": str(path),
         "weights_sha256": sha256_file(path / WEIGHTS_FILE),
         "config": model.config.model_dump(mode="json"),
     }
-    return LoadedDictionary(model, description, str(hook_point) if hook_point else None)
+    return LoadedDictionary(
+        model,
+        description,
+        str(hook_point) if hook_point else None,
+        str(hook_point_b) if hook_point_b else None,
+    )
 
 
-def choose_hook_point(requested: str | None, loaded: LoadedDictionary) -> str:
-    """The hook point to edit: the requested one, checked against the dictionary's."""
-    if requested and loaded.hook_point and requested != loaded.hook_point:
-        raise CrossdiffError(
-            f"--hook-point {requested} does not match the crosscoder's hook point "
-            f"{loaded.hook_point} (from its metadata): drop --hook-point or use a crosscoder "
-            "trained at that hook point"
-        )
-    chosen = requested or loaded.hook_point
-    if not chosen:
+def choose_hook_points(
+    requested: str | None, requested_b: str | None, loaded: LoadedDictionary
+) -> tuple[str, str | None]:
+    """The hook points to edit (A's, and B's if it differs), checked against the dictionary's."""
+    chosen = []
+    for flag, asked, recorded in (
+        ("--hook-point", requested, loaded.hook_point),
+        ("--hook-point-b", requested_b, loaded.hook_point_b),
+    ):
+        if asked and recorded and asked != recorded:
+            raise CrossdiffError(
+                f"{flag} {asked} does not match the crosscoder's hook point {recorded} (from its "
+                f"metadata): drop {flag} or use a crosscoder trained at that hook point"
+            )
+        chosen.append(asked or recorded)
+    if not chosen[0]:
         raise CrossdiffError(
             "no hook point: pass --hook-point (e.g. resid_post.13); this dictionary does not "
             "record one"
         )
-    return chosen
+    return chosen[0], chosen[1]
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,7 @@ class EvalSpec:
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     samples: int = 1
     chat_template: bool = True
+    hook_point_b: str | None = None
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -152,7 +166,9 @@ def run_eval(
     started = time.perf_counter()
     skip = skip_tokens(pair.tokenizer)
     with (
-        intervene(models, spec.hook_point, spec.intervention, loaded.dictionary, skip) as run,
+        intervene(
+            models, spec.hook_point, spec.intervention, loaded.dictionary, skip, spec.hook_point_b
+        ) as run,
         Progress(
             TextColumn(f"eval {spec.condition}"),
             BarColumn(),
@@ -186,6 +202,7 @@ def run_eval(
         "intervention": spec.intervention.to_dict(),
         "label": spec.intervention.label(),
         "hook_point": spec.hook_point,
+        "hook_point_b": spec.hook_point_b or spec.hook_point,
         "dictionary": loaded.description,
         "models": {"A": pair.name_a, "B": pair.name_b},
         "widths": [hidden_width(pair.model_a), hidden_width(pair.model_b)],
@@ -233,6 +250,7 @@ class EvalRequest:
     model_b: str | None = None
     crosscoder: str | None = None
     hook_point: str | None = None
+    hook_point_b: str | None = None
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     samples: int = 1
     chat_template: bool = True
@@ -267,6 +285,7 @@ def evaluate_request(request: EvalRequest) -> dict[str, Any]:
         request.generation,
         request.samples,
         request.chat_template,
+        request.hook_point_b,
     )
     pair = load_model_pair(source_a, source_b, dtype=request.dtype, device=request.device)
     widths = (hidden_width(pair.model_a), hidden_width(pair.model_b))
@@ -274,7 +293,8 @@ def evaluate_request(request: EvalRequest) -> dict[str, Any]:
     if isinstance(loaded.dictionary, torch.nn.Module):
         loaded.dictionary.to(request.device)
     if intervention.needs_dictionary:
-        spec = dataclasses.replace(spec, hook_point=choose_hook_point(request.hook_point, loaded))
+        point, point_b = choose_hook_points(request.hook_point, request.hook_point_b, loaded)
+        spec = dataclasses.replace(spec, hook_point=point, hook_point_b=point_b)
     _, summary = run_eval(
         pair, prompts, spec, loaded, request.out, request.force, request.show_progress
     )

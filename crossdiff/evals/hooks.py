@@ -42,7 +42,7 @@ from crossdiff.models.hookpoints import (
 
 
 def hidden_width(model: PreTrainedModel) -> int:
-    """The width of the hook point's vector: the model's hidden size (residual stream)."""
+    """The model's residual-stream width (hidden size): the width of a resid_* hook point."""
     config = model.config
     for name in ("hidden_size", "n_embd", "d_model"):
         value = getattr(config, name, None)
@@ -61,13 +61,13 @@ def _cache_keyword(model: PreTrainedModel) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
-def _call_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
+def _input_ids(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
     input_ids = kwargs.get("input_ids", args[0] if args else None)
     if not isinstance(input_ids, Tensor):
         raise CrossdiffError(
             "interventions need token ids: call the model with input_ids (not inputs_embeds)"
         )
-    return input_ids, kwargs
+    return input_ids
 
 
 def _cache_length(cache: Any) -> int:
@@ -101,7 +101,6 @@ class _LockstepIntervention:
         skip_token_ids: frozenset[int],
     ) -> None:
         self.edited = edited
-        self.model = model
         self.other = other
         self.point = point
         self.other_point = other_point
@@ -111,7 +110,7 @@ class _LockstepIntervention:
         self.state = _StepState()
 
     def before_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        input_ids, kwargs = _call_inputs(args, kwargs)
+        input_ids = _input_ids(args, kwargs)
         cache = kwargs.get(self.cache_key, kwargs.get("past_key_values", kwargs.get("cache")))
         phase: Phase = "prefill" if _cache_length(cache) == 0 else "decode"
         self.state.calls[phase] += 1
@@ -178,8 +177,11 @@ def intervene(
     intervention: Intervention,
     dictionary: Dictionary | None = None,
     skip_token_ids: frozenset[int] = frozenset(),
+    hook_point_b: str | None = None,
 ) -> Iterator[InterventionRun]:
     """Install `intervention` on models[intervention.model] (0 = A, 1 = B) for the `with` block.
+
+    `hook_point` names the hook point of both models unless model B's differs (`hook_point_b`).
 
     Checks everything (hook point on both models, dictionary widths, feature indices) before
     installing anything, so bad input fails before generation starts. Generate with the yielded
@@ -195,8 +197,9 @@ def intervene(
             f"the {intervention.edit} edit needs a hook point (e.g. resid_post.13)"
         )
     other = models[1 - intervention.model]
-    point = resolve_hook_point(model, hook_point)
-    other_point = resolve_hook_point(other, hook_point)
+    names = (hook_point, hook_point_b or hook_point)
+    point = resolve_hook_point(model, names[intervention.model])
+    other_point = resolve_hook_point(other, names[1 - intervention.model])
     widths = (hidden_width(models[0]), hidden_width(models[1]))
     edit = PreparedEdit(intervention, dictionary, widths)
     uses_other = intervention.needs_other_model

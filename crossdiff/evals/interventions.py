@@ -148,6 +148,17 @@ class PreparedEdit:
             else None
         )
 
+    def _on(self, tensor: Tensor | None, device: torch.device) -> Tensor:
+        """`tensor` on `device`, moved once and kept (no host-to-device copy per step)."""
+        assert tensor is not None
+        if tensor.device != device:
+            for name in ("decoder_SD", "direction_D", "control_D", "index_S"):
+                value = getattr(self, name)
+                if value is not None:
+                    setattr(self, name, value.to(device))
+            tensor = tensor.to(device)
+        return tensor
+
     def _codes(self, h_edit: Tensor, h_other: Tensor | None) -> Tensor:
         assert self.dictionary is not None
         if h_other is None:
@@ -165,18 +176,18 @@ class PreparedEdit:
         if kind == "direction":
             assert self.direction_D is not None
             scale = self.intervention.alpha * h.norm(dim=-1, keepdim=True)
-            return scale * self.direction_D.to(h.device)
+            return scale * self._on(self.direction_D, h.device)
         codes = self._codes(h, None if h_other is None else h_other.float())
         if kind == "splice":
             assert self.dictionary is not None
             return self.dictionary.decode(codes)[self.intervention.model].float() - h
         assert self.decoder_SD is not None
-        f_S = codes[:, self.index_S.to(codes.device)]
+        f_S = codes[:, self._on(self.index_S, codes.device)]
         if kind == "steer":
             weights = (self.intervention.alpha - 1.0) * f_S
         else:
             weights = self.intervention.value - f_S
-        return weights @ self.decoder_SD.to(h.device)
+        return weights @ self._on(self.decoder_SD, h.device)
 
     def apply(self, h_edit: Tensor, h_other: Tensor | None) -> Tensor:
         """The edited rows, in h_edit's dtype."""
@@ -190,5 +201,5 @@ class PreparedEdit:
             return self.dictionary.decode(codes)[self.intervention.model].to(h_edit.dtype)
         delta = self.displacement(h_edit, h_other)
         if self.control_D is not None:
-            delta = delta.norm(dim=-1, keepdim=True) * self.control_D.to(delta.device)
+            delta = delta.norm(dim=-1, keepdim=True) * self._on(self.control_D, delta.device)
         return (h_edit.float() + delta).to(h_edit.dtype)

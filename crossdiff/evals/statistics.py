@@ -57,7 +57,10 @@ def wilson_interval(count: int, total: int, confidence: float = DEFAULT_CONFIDEN
     if total == 0:
         return RateInterval(count, total, 0.0, 0.0, 1.0, confidence)
     low, high = proportion_confint(count, total, alpha=1.0 - confidence, method="wilson")
-    return RateInterval(count, total, count / total, float(low), float(high), confidence)
+    rate = count / total
+    # statsmodels leaves ~1e-17 rounding at the ends (e.g. low > 0 for 0/n): clamp it away.
+    low, high = min(max(float(low), 0.0), rate), max(min(float(high), 1.0), rate)
+    return RateInterval(count, total, rate, low, high, confidence)
 
 
 @dataclass(frozen=True)
