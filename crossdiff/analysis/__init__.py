@@ -15,10 +15,10 @@ from crossdiff.analysis.ranking import (
     candidate_mask,
     rank_candidates,
 )
-from crossdiff.analysis.results import load_analysis, save_analysis
+from crossdiff.analysis.results import feature_records, load_analysis, save_analysis
 from crossdiff.analysis.rows import RowTable
 from crossdiff.analysis.separation import auroc, cohens_d, firing_rate
-from crossdiff.analysis.stage import AnalysisRun, run_analysis
+from crossdiff.analysis.stage import AnalysisRun, default_out, run_analysis
 from crossdiff.analysis.template import TemplateFlags, template_flags
 from crossdiff.analysis.topk import TopActivations, top_activations
 
@@ -46,6 +46,8 @@ __all__ = [
     "candidate_mask",
     "cohens_d",
     "decoder_geometry",
+    "default_out",
+    "feature_records",
     "firing_rate",
     "geometry_from_vectors",
     "ids_decoder",

@@ -76,6 +76,8 @@ class AnalysisConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_values(self) -> AnalysisConfig:
+        if self.firing_threshold < 0:
+            raise ValueError(f"firing_threshold must be >= 0, got {self.firing_threshold}")
         for name in ("min_tool_rate", "max_general_rate", "template_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

@@ -42,14 +42,23 @@ class FiringAccumulator:
 
     def add(self, codes: Tensor, source_index: Tensor) -> None:
         """Add a batch: codes (B, D) and each row's source index (B,)."""
-        codes64 = codes.double()
-        fires = codes64 > self.threshold
-        self.rows.index_add_(0, source_index, torch.ones_like(source_index, dtype=torch.float64))
-        self.fire_count.index_add_(0, source_index, fires.double())
-        self.total.index_add_(0, source_index, codes64)
-        self.firing_total.index_add_(0, source_index, codes64 * fires)
-        if codes64.shape[0]:
-            self.max_activation = torch.maximum(self.max_activation, codes64.amax(dim=0))
+        size = codes.shape[1]
+        count = len(self.sources)
+        self.rows += torch.bincount(source_index, minlength=count).double()
+        # Only non-zero codes contribute to the sums: one bincount over (source, feature) cells.
+        rows, cols = codes.nonzero(as_tuple=True)
+        values = codes[rows, cols].double()
+        cells = source_index[rows] * size + cols
+        fires = values > self.threshold
+
+        def per_cell(weights: Tensor) -> Tensor:
+            return torch.bincount(cells, weights=weights, minlength=count * size).view(count, size)
+
+        self.fire_count += per_cell(fires.double())
+        self.total += per_cell(values)
+        self.firing_total += per_cell(values * fires)
+        if codes.shape[0]:
+            self.max_activation = torch.maximum(self.max_activation, codes.amax(dim=0).double())
 
     def result(self) -> FiringStats:
         """The statistics of everything added so far."""

@@ -18,8 +18,9 @@ What is computed, for every feature i (raw activation space throughout):
 Nothing is defined when a feature never fires (Σ f² = 0) or has a zero decoder; the other model's
 β is undefined when the widths differ (u does not live in its space). Those entries are NaN.
 
-Vectorised: per batch, Σ_n f_{n,i} <u_i, y_n> = Σ_n (F ⊙ (Y Uᵀ))_{n,i} for the i-independent part
-of y, plus the own-write term <u_i, d_i^m> Σ_n f_{n,i}², added once at the end.
+Vectorised over the non-zero codes: per batch, Σ_n f_{n,i} <u_i, y_n> is summed over the (n, i)
+pairs with f_{n,i} ≠ 0 only (gathered rows of Y and U, then index_add into the D sums), for the
+i-independent part of y; the own-write term <u_i, d_i^m> Σ_n f_{n,i}² is added once at the end.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor
 
 MODELS = ("A", "B")
+NONZERO_CHUNK = 1 << 22  # elements of the (pairs, d) gathers held at once
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class LatentScalingAccumulator:
         else:
             self.directions = [self.decoders[0], self.decoders[1]]  # valid only for the owner
         self.same_width = same_width
+        self._cast: dict[torch.dtype, list[Tensor]] = {}
         size = dec_a.shape[0]
         self.sum_sq = torch.zeros(size, dtype=torch.float64)
         self.num_error = torch.zeros(2, size, dtype=torch.float64)
@@ -70,14 +73,34 @@ class LatentScalingAccumulator:
 
     def add(self, codes: Tensor, x: tuple[Tensor, Tensor], x_hat: tuple[Tensor, Tensor]) -> None:
         """Add a batch: codes (B, D), raw activations and their reconstructions per model."""
-        f = codes.double()
-        self.sum_sq += f.pow(2).sum(dim=0)
+        # Only (sample, feature) pairs with f ≠ 0 contribute: <y_n, u_i> is computed for those
+        # pairs alone, NONZERO_CHUNK of them at a time, instead of a dense (B, d) x (d, D) product.
+        rows, cols = codes.nonzero(as_tuple=True)
+        values = codes[rows, cols].double()
+        self.sum_sq.index_add_(0, cols, values.pow(2))
         for m in (0, 1):
-            u = self.directions[m]
-            error = x[m].double() - x_hat[m].double()
-            written = x_hat[m].double() - self.constant[m]
-            self.num_error[m] += (f * (error @ u.t())).sum(dim=0)
-            self.num_recon[m] += (f * (written @ u.t())).sum(dim=0)
+            dtype = torch.promote_types(x[m].dtype, x_hat[m].dtype)
+            u = self._directions_in(dtype)[m]
+            width = u.shape[1]
+            targets = torch.cat(  # (B, 2, d): the error and the written reconstruction
+                [
+                    x[m].to(dtype) - x_hat[m].to(dtype),
+                    x_hat[m].to(dtype) - self.constant[m].to(dtype),
+                ],
+                dim=1,
+            ).view(-1, 2, width)
+            step = max(1, NONZERO_CHUNK // (2 * width))
+            for start in range(0, rows.numel(), step):
+                r, c = rows[start : start + step], cols[start : start + step]
+                dots = (targets[r] * u[c][:, None, :]).sum(dim=2).double()  # (pairs, 2)
+                weighted = dots * values[start : start + step, None]
+                self.num_error[m].index_add_(0, c, weighted[:, 0])
+                self.num_recon[m].index_add_(0, c, weighted[:, 1])
+
+    def _directions_in(self, dtype: torch.dtype) -> list[Tensor]:
+        if dtype not in self._cast:
+            self._cast[dtype] = [u.to(dtype) for u in self.directions]
+        return self._cast[dtype]
 
     def result(self) -> LatentScaling:
         """β per model and target, and the other-to-owner ratios."""

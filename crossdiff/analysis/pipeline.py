@@ -153,7 +153,6 @@ def analyze_activations(
     geometry = decoder_geometry(crosscoder, config.exclusive_relative_norm)
     latent = scaling.result()
     behaviour = behaviour_scores(tool_codes, general_codes, config.firing_threshold)
-    ranking = rank_candidates(behaviour, geometry.partition, config)
     top = tracker.result()
     context = TokenContext(rows)
     template = template_flags(
@@ -165,6 +164,8 @@ def analyze_activations(
         config.template_min_texts,
         context,
     )
+    exclusive_only = looks_exclusive_only(geometry, latent, config.latent_scaling_ratio)
+    ranking = rank_candidates(behaviour, geometry.partition, config, template.flag, exclusive_only)
     features = _example_features(ranking, behaviour, config.examples_per_scope)
     examples = max_activating_examples(
         top, features, rows, texts, decode, config.context_before, config.context_after, context
@@ -180,7 +181,7 @@ def analyze_activations(
         geometry=geometry,
         firing=firing.result(),
         latent_scaling=latent,
-        looks_exclusive_only=looks_exclusive_only(geometry, latent, config.latent_scaling_ratio),
+        looks_exclusive_only=exclusive_only,
         behaviour=behaviour,
         ranking=ranking,
         template=template,

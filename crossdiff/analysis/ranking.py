@@ -7,7 +7,7 @@ ties broken by AUROC then feature index), within each partition and over the who
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -71,10 +71,12 @@ class RankedFeature:
     auroc: float
     rate_tool: float
     rate_general: float
+    template_detector: bool | None = None  # see template.py; None: undecidable or not computed
+    looks_exclusive_only: bool | None = None  # Latent Scaling flag (pipeline.looks_exclusive_only)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form."""
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,25 @@ def finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _flag(flags: np.ndarray | None, index: int) -> bool | None:
+    if flags is None or flags[index] is None:
+        return None
+    return bool(flags[index])
+
+
 def rank_candidates(
-    scores: BehaviourScores, partition: np.ndarray, config: AnalysisConfig
+    scores: BehaviourScores,
+    partition: np.ndarray,
+    config: AnalysisConfig,
+    template_detector: np.ndarray | None = None,
+    looks_exclusive_only: np.ndarray | None = None,
 ) -> Ranking:
-    """Rank the candidates by Cohen's d within each partition and over the whole dictionary."""
+    """Rank the candidates by Cohen's d within each partition and over the whole dictionary.
+
+    The optional per-feature flags (object arrays of True / False / None) are copied into the
+    entries, so a reader of the ranking sees at once which top features are template detectors
+    or only look exclusive.
+    """
     mask = candidate_mask(scores, config.min_tool_rate, config.max_general_rate)
     features = np.flatnonzero(mask)
     # lexsort sorts by the last key first: d descending, then AUROC descending, then index.
@@ -138,6 +155,8 @@ def rank_candidates(
                 auroc=float(scores.auroc[i]),
                 rate_tool=float(scores.rate_tool[i]),
                 rate_general=float(scores.rate_general[i]),
+                template_detector=_flag(template_detector, i),
+                looks_exclusive_only=_flag(looks_exclusive_only, i),
             )
             for rank, i in enumerate(chosen, start=1)
         ]

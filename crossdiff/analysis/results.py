@@ -65,7 +65,11 @@ def _join_part(name: str, kind: type, tensors: dict[str, torch.Tensor], plain: d
         key = f"{name}.{field.name}"
         if key in tensors:
             values[field.name] = tensors[key].numpy()
-        elif key in plain and isinstance(plain[key], list) and field.type != "tuple[str, ...]":
+        elif (
+            key in plain
+            and isinstance(plain[key], list)
+            and not str(field.type).startswith("tuple")
+        ):
             values[field.name] = np.array(plain[key], dtype=object)
         elif key in plain:
             item = plain[key]

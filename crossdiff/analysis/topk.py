@@ -41,9 +41,10 @@ class TopActivationTracker:
         batch = codes.shape[0]
         if batch == 0:
             return
-        row_ids = torch.arange(first_row, first_row + batch, dtype=torch.int64)
-        values = torch.cat([self.values, codes.float()])
-        rows = torch.cat([self.rows, row_ids[:, None].expand(batch, codes.shape[1])])
+        # The batch's own top rows first, so the merge only concatenates (2N, D) tensors.
+        batch_values, batch_slots = codes.float().topk(min(self.count, batch), dim=0)
+        values = torch.cat([self.values, batch_values])
+        rows = torch.cat([self.rows, batch_slots + first_row])
         best_values, best_slots = values.topk(self.count, dim=0)
         self.values = best_values
         self.rows = rows.gather(0, best_slots)

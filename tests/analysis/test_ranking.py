@@ -76,3 +76,15 @@ def test_thresholds_are_configurable_and_ranking_round_trips() -> None:
     assert 3 in {e.feature for e in loose.scopes["all"]}
     assert Ranking.from_dict(loose.to_dict()) == loose
     assert loose.top("all", 2) == [e.feature for e in loose.scopes["all"][:2]]
+
+
+def test_flags_are_carried_into_the_entries() -> None:
+    tool, general, partition = constructed()
+    scores = behaviour_scores(tool, general, threshold=0.1)
+    template = np.array([True, False, None, False, None, True, False, False], dtype=object)
+    exclusive_only = np.array([False, True, None, None, None, None, None, None], dtype=object)
+    ranking = rank_candidates(scores, partition, AnalysisConfig(), template, exclusive_only)
+    entries = {e.feature: e for e in ranking.scopes["all"]}
+    assert entries[0].template_detector is True and entries[0].looks_exclusive_only is False
+    assert entries[1].looks_exclusive_only is True and entries[4].template_detector is None
+    assert Ranking.from_dict(ranking.to_dict()) == ranking
