@@ -14,7 +14,7 @@ $(BIN)/crossdiff: pyproject.toml
 setup: $(BIN)/crossdiff
 
 run: setup
-	$(BIN)/crossdiff organism build --out runs/organism --force
+	$(BIN)/crossdiff run --out runs/study
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from crossdiff.activations.cli import collect_command, store_app
+from crossdiff.commands import study as study_commands
 from crossdiff.commands.analyze import analyze_command
 from crossdiff.commands.evals import compare_command, eval_command
 from crossdiff.commands.train import train_command
@@ -35,6 +36,11 @@ app.command("train")(train_command)
 app.command("analyze")(analyze_command)
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)
+app.command("run")(study_commands.run_command)
+app.command("experiment")(study_commands.experiment_command)
+app.command("steer")(study_commands.steer_command)
+app.command("sweep")(study_commands.sweep_command)
+app.command("report")(study_commands.report_command)
 
 
 @app.command()

@@ -1,1 +1,1 @@
-"""Command functions of each stage, kept out of cli.py so that it stays thin."""
+"""CLI command functions, one module per stage; `crossdiff/cli.py` registers them."""
