@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint
+.PHONY: setup browser run test lint
 
 $(BIN)/crossdiff: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ setup: $(BIN)/crossdiff
 run: setup
 	$(BIN)/crossdiff run --out runs/study
 
-test: setup
+# Headless Chromium (Debian's package) renders the HTML report in one test.
+browser:
+	bash scripts/install-chromium.sh
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -7,7 +7,9 @@ if command -v chromium >/dev/null 2>&1; then
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-chromium: apt-get is not available; install Debian's 'chromium' package by hand" >&2
-  exit 1
+  # Outside CI the browser test skips itself; in CI it must run, so fail here.
+  [ -n "${CI:-}" ] && exit 1
+  exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
