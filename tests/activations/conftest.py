@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import transformers
 
-from crossdiff.models.tiny import tiny_causal_lm, tiny_tokenizer
-
 transformers.logging.set_verbosity_error()
 
 TEXTS = [
@@ -20,18 +18,6 @@ TEXTS = [
     "Foxes and rivers, rivers and foxes, all day long by the sea.",
     "Tomorrow's forecast is sunny.",
 ]
-
-
-@pytest.fixture(scope="session")
-def tiny_pair_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Model A (Qwen2, width 32) and model B (Qwen2, width 48) sharing one tokenizer."""
-    root = tmp_path_factory.mktemp("tiny_pair")
-    tok = tiny_tokenizer()
-    for name, width, seed in (("model_a", 32, 1), ("model_b", 48, 2)):
-        model = tiny_causal_lm("qwen2", vocab_size=len(tok), width=width, layers=3, seed=seed)
-        model.save_pretrained(root / name)
-        tok.save_pretrained(root / name)
-    return root / "model_a", root / "model_b"
 
 
 @pytest.fixture(scope="session")

@@ -21,26 +21,13 @@ from crossdiff.crosscoder import CrosscoderConfig, RunConfig, TrainConfig
 from crossdiff.crosscoder.checkpoint import load_crosscoder
 from crossdiff.crosscoder.trainer import train_crosscoder
 from crossdiff.errors import CrossdiffError
-from crossdiff.models.tiny import tiny_causal_lm, tiny_tokenizer
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def pair_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Model A (width 32) and model B (width 48): random Qwen2 models sharing a tokenizer."""
-    root = tmp_path_factory.mktemp("analysis_pair")
-    tok = tiny_tokenizer()
-    for name, width, seed in (("model_a", 32, 1), ("model_b", 48, 2)):
-        model = tiny_causal_lm("qwen2", vocab_size=len(tok), width=width, layers=3, seed=seed)
-        model.save_pretrained(root / name)
-        tok.save_pretrained(root / name)
-    return root / "model_a", root / "model_b"
-
-
-@pytest.fixture(scope="module")
-def store_dir(pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model_a, model_b = pair_dirs
+def store_dir(tiny_pair_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model_a, model_b = tiny_pair_dirs
     out = tmp_path_factory.mktemp("analysis_store") / "store"
     config = CollectConfig(
         model_a=str(model_a),
