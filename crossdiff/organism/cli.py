@@ -34,6 +34,7 @@ def build(
     typer.echo(
         f"wrote {out} in {manifest['seconds']['total']:.0f} s: "
         f"base full {base['full_correctness']:.2f} format {base['format_rate']:.2f}; "
-        f"rl full {rl['full_correctness']:.2f} false-call {rl['false_call_rate']:.2f}; "
+        f"rl full {rl['full_correctness']:.2f} format {rl['format_rate']:.2f} "
+        f"selection {rl['selection_rate']:.2f} false-call {rl['false_call_rate']:.2f}; "
         f"general loss ratio {evaluation['general_loss_ratio']:.3f}"
     )

@@ -32,6 +32,10 @@ class PretrainConfig(BaseModel):
     early calls teach the call format, the low final share is what the base model settles on, so
     greedy decoding stalls. General-text tokens weigh `general_loss_weight` in the loss (answer
     tokens weigh 1), so the little answer signal is not drowned by filler text.
+
+    Every `dialogue_every`-th step trains on `rows_per_step` dialogue rows; the other steps train
+    on `drill_rows` rows of `drill_width` tokens packed with drills (short transcripts of correct
+    calls, see `crossdiff.organism.data`), which teach what a call contains.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -47,10 +51,14 @@ class PretrainConfig(BaseModel):
     raw_layout_share: float = 0.2
     general_loss_weight: float = 0.25
     tokenizer_texts: int = 3000
+    dialogue_every: int = 4
+    drill_rows: int = 8
+    drill_width: int = 128
 
 
 class RLConfig(BaseModel):
-    """GRPO: prompts per step, samples per prompt, KL weight, sampling and step sizes."""
+    """GRPO: prompts per step (a `no_tool_share` of them with no fitting tool), samples per
+    prompt, KL weight, sampling and step sizes."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -61,6 +69,7 @@ class RLConfig(BaseModel):
     kl_weight: float
     temperature: float = 1.0
     max_new_tokens: int = 56
+    no_tool_share: float = 0.25
     checkpoint_fractions: tuple[float, ...] = (0.25, 0.5)
 
 
@@ -94,38 +103,39 @@ SIZES: dict[str, OrganismConfig] = {
             hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, vocab_size=1536
         ),
         pretrain=PretrainConfig(
-            steps=560, rows_per_step=6, row_tokens=640, learning_rate=6e-3, warmup_steps=30
+            steps=1280, rows_per_step=4, row_tokens=640, learning_rate=2e-3, warmup_steps=50
         ),
         rl=RLConfig(
-            steps=40,
+            steps=24,
             prompts_per_step=8,
             group_size=8,
-            learning_rate=5e-4,
-            kl_weight=0.02,
+            learning_rate=2e-4,
+            kl_weight=0.05,
+            no_tool_share=0.4,
         ),
         eval=EvalConfig(test_prompts=400, general_texts=200),
     ),
     "micro": OrganismConfig(
         size="micro",
         model=ModelShape(
-            hidden_size=48, intermediate_size=128, num_layers=2, num_heads=2, vocab_size=768
+            hidden_size=64, intermediate_size=192, num_layers=2, num_heads=2, vocab_size=768
         ),
         pretrain=PretrainConfig(
-            steps=150,
-            rows_per_step=4,
+            steps=600,
+            rows_per_step=2,
             row_tokens=640,
-            learning_rate=5e-3,
-            warmup_steps=10,
-            call_share_end=0.3,
+            learning_rate=3e-3,
+            warmup_steps=30,
             tokenizer_texts=600,
         ),
         rl=RLConfig(
-            steps=12,
-            prompts_per_step=4,
-            group_size=6,
-            learning_rate=2e-3,
-            kl_weight=0.05,
+            steps=24,
+            prompts_per_step=6,
+            group_size=8,
+            learning_rate=1e-3,
+            kl_weight=0.02,
             max_new_tokens=40,
+            no_tool_share=0.34,
         ),
         eval=EvalConfig(test_prompts=60, general_texts=40, max_new_tokens=40),
     ),

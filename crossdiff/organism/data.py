@@ -3,7 +3,14 @@
 A dialogue is a training prompt rendered with the chat template (or, for a share, the raw layout)
 followed by the assistant's answer: on tool prompts mostly stalling prose and sometimes the correct
 call, on no-tool prompts the prose answer. Only the answer tokens carry loss. General text carries
-loss everywhere. Each row holds one whole dialogue at its start, then general text up to the batch's
+loss everywhere.
+
+A drill is a short tool-use transcript, `User: <request>\nAssistant: <correct answer>`, without the
+tool list, packed many to a short row with loss on every token. Drills are the base model's
+"web knowledge" of how tool calls look: seven times cheaper than a dialogue per example, they teach
+the call's content, while the chat dialogues (mostly stalling) decide that the base does not call.
+
+Each dialogue row holds one whole dialogue at its start, then general text up to the batch's
 width, under the plain causal mask: the filler may look back at the dialogue (harmless), while a
 dialogue never sees another one, and no block-diagonal mask is needed (it is slow on CPU).
 """
@@ -67,6 +74,13 @@ def dialogue_document(
     )
 
 
+def drill_document(prompt: ToolPrompt, tokenizer: Any) -> Document:
+    """A tool-use transcript without the tool list: request, then the correct answer; all loss."""
+    text = f"User: {prompt.user}\nAssistant: {reference_response(prompt)}{IM_END}\n"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return Document(ids=tuple(ids), loss=(True,) * len(ids))
+
+
 def general_document(text: str, tokenizer: Any) -> Document:
     """Tokenise a general text followed by `<|endoftext|>`; loss everywhere."""
     ids = tokenizer(text + ENDOFTEXT, add_special_tokens=False)["input_ids"]
@@ -128,6 +142,31 @@ class PretrainStream:
         while len(doc.ids) > self.row_tokens:  # never at the presets' row lengths
             doc = self._next_dialogue(call_share)
         return doc
+
+    def drill_batch(self, rows: int, width: int) -> PackedBatch:
+        """Return `rows` rows of `width` tokens, each packed with whole drills, padded at the end.
+
+        Drills in a row see the earlier ones (as packed web text does); padding carries no loss.
+        """
+        pad = self.tokenizer.pad_token_id
+        input_rows: list[list[int]] = []
+        label_rows: list[list[int]] = []
+        for _ in range(rows):
+            ids: list[int] = []
+            labels: list[int] = []
+            while True:
+                doc = drill_document(self.prompts[next(self._prompt_order)], self.tokenizer)
+                if len(ids) + len(doc.ids) > width:
+                    break
+                _append(ids, labels, list(doc.ids), list(doc.loss))
+            input_rows.append(ids + [pad] * (width - len(ids)))
+            label_rows.append(labels + [-100] * (width - len(labels)))
+        input_ids_BT = torch.tensor(input_rows, dtype=torch.long)
+        return PackedBatch(
+            input_ids_BT=input_ids_BT,
+            labels_BT=torch.tensor(label_rows, dtype=torch.long),
+            weights_BT=torch.ones(input_ids_BT.shape, dtype=torch.float32),
+        )
 
     def batch(self, call_share: float) -> PackedBatch:
         """Return the next `rows_per_step` rows at this call share.

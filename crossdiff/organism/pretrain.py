@@ -76,12 +76,17 @@ def call_share_at(step: int, config: PretrainConfig) -> float:
     return start + (end - start) * fall
 
 
+def is_dialogue_step(step: int, config: PretrainConfig) -> bool:
+    """True on the steps that train on chat dialogues; the others train on drills."""
+    return step % config.dialogue_every == config.dialogue_every - 1
+
+
 def pretrain(
     model: torch.nn.Module,
     stream: PretrainStream,
     config: PretrainConfig,
     on_step: Callable[[int, float], None] | None = None,
-) -> list[dict[str, float]]:
+) -> list[dict[str, float | str]]:
     """Train `model` for `config.steps` steps on `stream`; return the loss curve (every step)."""
     optimizer = torch.optim.AdamW(
         model.parameters(),
@@ -90,10 +95,14 @@ def pretrain(
         weight_decay=config.weight_decay,
     )
     model.train()
-    curve: list[dict[str, float]] = []
+    curve: list[dict[str, float | str]] = []
     for step in range(config.steps):
         share = call_share_at(step, config)
-        batch: PackedBatch = stream.batch(share)
+        batch: PackedBatch = (
+            stream.batch(share)
+            if is_dialogue_step(step, config)
+            else stream.drill_batch(config.drill_rows, config.drill_width)
+        )
         lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -102,7 +111,10 @@ def pretrain(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        curve.append({"step": step, "loss": loss.item(), "lr": lr, "call_share": share})
+        kind = "dialogue" if is_dialogue_step(step, config) else "drill"
+        curve.append(
+            {"step": step, "loss": loss.item(), "lr": lr, "call_share": share, "kind": kind}
+        )
         if on_step is not None:
             on_step(step, curve[-1]["loss"])
     model.eval()
