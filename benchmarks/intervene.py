@@ -4,10 +4,13 @@ Prints ONE JSON object. In one run on the organism (built into a temporary direc
 `crossdiff organism build --size micro` unless --organism is given):
 - `splice_speed_ratio`: new tokens/s of model A generating under a splice hook (the study's
   policy: last prompt token, prefill only) over plain generation. "Plain generation" is model A
-  alone (prefill + decode, no hooks, model B not run); the splice run also runs model B on the
-  prompt up to the hook point (encoding needs both models' activations) plus encode/decode.
-- `steer_speed_ratio`: the same for the study's input-conditional steering rule (also encodes,
-  so it also runs model B on the prompt).
+  alone (prefill + decode, no hooks, model B not run). Encoding needs model B's activations at
+  the hook point; as in an experiment, every condition shares one `PromptActivationCache`, so
+  model B's prompt forward runs once per prompt batch for all conditions, not once per condition.
+- `steer_speed_ratio`: the same for the study's input-conditional steering rule (also encodes).
+- `splice_speed_ratio_uncached`, `steer_speed_ratio_uncached`: the same edits with the cache
+  disabled, so every run also pays model B's forward over the prompts up to the hook point (the
+  cost of the first condition evaluated on a prompt set).
 - `batch_speedup`: time per prompt of evaluating `test` one prompt at a time over time per prompt
   batched (one-at-a-time is timed on a subset and extrapolated per prompt, as the JSON says).
 The dictionary is a crosscoder of realistic size (D = 16·d, top-k 32, DFC partition 10 %/10 %,
@@ -33,6 +36,7 @@ from crossdiff.evals.evaluate import evaluate, render_prompts
 from crossdiff.evals.generate import GenerationConfig, generate_batch_ids, left_pad, pad_token_id
 from crossdiff.evals.hooks import hidden_width, intervene
 from crossdiff.evals.interventions import Intervention
+from crossdiff.evals.prompt_cache import PromptActivationCache
 from crossdiff.models.capture import forward_to_hook
 from crossdiff.models.hookpoints import decoder_layers, resolve_hook_point
 from crossdiff.models.pair import ModelPair, load_model_pair
@@ -119,12 +123,17 @@ def main() -> None:
         pad = pad_token_id(pair.tokenizer)
         speed_ids = [pair.tokenizer(t, add_special_tokens=False)["input_ids"] for t in speed_texts]
 
-        def generation_under(intervention: Intervention) -> Callable[[], int]:
+        shared_cache = PromptActivationCache()
+
+        def generation_under(intervention: Intervention, cached: bool = True) -> Callable[[], int]:
             """Generate exactly max_new_tokens per prompt (no stop tokens: equal work per run)."""
+            cache = shared_cache if cached else PromptActivationCache(max_bytes=0)
 
             def run() -> int:
                 tokens = 0
-                with intervene(models, hook_point, intervention, crosscoder) as active:
+                with intervene(
+                    models, hook_point, intervention, crosscoder, prompt_cache=cache
+                ) as active:
                     for start in range(0, len(speed_ids), config.batch_size):
                         batch = speed_ids[start : start + config.batch_size]
                         new, _ = generate_batch_ids(active.model, batch, config, [], pad)
@@ -142,10 +151,11 @@ def main() -> None:
                 "direction", features=(a_exclusive.start,), alpha=0.5, policy="all"
             ),
         }
+        runs = {name: generation_under(iv) for name, iv in conditions.items()}
+        runs["splice_uncached"] = generation_under(conditions["splice"], cached=False)
+        runs["steer_uncached"] = generation_under(conditions["steer"], cached=False)
         generation_under(conditions["plain"])()  # warm-up
-        rates = timed_round_robin(
-            {name: generation_under(iv) for name, iv in conditions.items()}, args.repeats
-        )
+        rates = timed_round_robin(runs, args.repeats)
         plain_rate = rates["plain"]["tokens_per_second"]
 
         batched_config = GenerationConfig(
@@ -177,9 +187,14 @@ def main() -> None:
         "does the same number of decode steps; best of --repeats interleaved runs",
         "interventions_include": "model B up to the hook point on the prompt (and on every "
         "generated token for *_every_token) + crosscoder encode/decode, inside the same loop",
+        "prompt_cache": "splice/steer share one PromptActivationCache across conditions and "
+        "repeats (model B's prompt forward runs once per prompt batch, as in an experiment); "
+        "*_uncached disable it (model B's prompt forward in every run)",
         "tokens_per_second": {name: r["tokens_per_second"] for name, r in rates.items()},
         "splice_speed_ratio": rates["splice"]["tokens_per_second"] / plain_rate,
         "steer_speed_ratio": rates["steer"]["tokens_per_second"] / plain_rate,
+        "splice_speed_ratio_uncached": rates["splice_uncached"]["tokens_per_second"] / plain_rate,
+        "steer_speed_ratio_uncached": rates["steer_uncached"]["tokens_per_second"] / plain_rate,
         "splice_every_token_speed_ratio": rates["splice_every_token"]["tokens_per_second"]
         / plain_rate,
         "direction_every_token_speed_ratio": rates["direction_every_token"]["tokens_per_second"]
