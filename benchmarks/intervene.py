@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -67,19 +68,38 @@ def benchmark_crosscoder(pair: ModelPair, hook_point: str, texts: list[str]) -> 
     return crosscoder
 
 
-def timed_round_robin(runs: dict[str, Callable[[], int]], repeats: int) -> dict[str, dict]:
-    """Time every run `repeats` times, interleaved (so load drifts hit all alike); keep the best."""
-    best: dict[str, dict] = {}
+def timed_round_robin(
+    runs: dict[str, list[Callable[[], int]]], repeats: int, seed: int = 0
+) -> dict[str, dict]:
+    """Time every run's parts `repeats` times, interleaved part by part; sum each part's best.
+
+    Interleaving short parts (one batch each) lets load drifts on a shared machine hit every run
+    alike, and the best of each part is taken over many short windows rather than a few long
+    ones. The order of the runs is shuffled (seeded) in every round, so no run always follows
+    the same other run (allocator and cache state left behind by the previous run).
+    """
+    best: dict[tuple[str, int], tuple[float, int]] = {}
+    parts = max(len(run) for run in runs.values())
+    order = random.Random(seed)
+    names = list(runs)
     for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            tokens = run()
-            seconds = time.perf_counter() - start
-            if name not in best or seconds < best[name]["seconds"]:
-                best[name] = {"seconds": seconds, "new_tokens": tokens}
-    for entry in best.values():
-        entry["tokens_per_second"] = entry["new_tokens"] / entry["seconds"]
-    return best
+        for part in range(parts):
+            order.shuffle(names)
+            for name in names:
+                run = runs[name]
+                start = time.perf_counter()
+                tokens = run[part]()
+                seconds = time.perf_counter() - start
+                key = (name, part)
+                if key not in best or seconds < best[key][0]:
+                    best[key] = (seconds, tokens)
+    result: dict[str, dict] = {}
+    for name, run in runs.items():
+        seconds = sum(best[(name, part)][0] for part in range(len(run)))
+        tokens = sum(best[(name, part)][1] for part in range(len(run)))
+        result[name] = {"seconds": seconds, "new_tokens": tokens}
+        result[name]["tokens_per_second"] = tokens / seconds
+    return result
 
 
 def main() -> None:
@@ -91,7 +111,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--single-subset", type=int, default=24, help="prompts timed one by one")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument(
         "--threads",
         type=int,
@@ -125,22 +145,23 @@ def main() -> None:
 
         shared_cache = PromptActivationCache()
 
-        def generation_under(intervention: Intervention, cached: bool = True) -> Callable[[], int]:
-            """Generate exactly max_new_tokens per prompt (no stop tokens: equal work per run)."""
+        def generation_under(
+            intervention: Intervention, cached: bool = True
+        ) -> list[Callable[[], int]]:
+            """One run per batch, each generating exactly max_new_tokens per prompt (no stop
+            tokens: equal work in every condition)."""
             cache = shared_cache if cached else PromptActivationCache(max_bytes=0)
 
-            def run() -> int:
-                tokens = 0
+            def run_batch(batch: list[list[int]]) -> int:
                 with intervene(
                     models, hook_point, intervention, crosscoder, prompt_cache=cache
                 ) as active:
-                    for start in range(0, len(speed_ids), config.batch_size):
-                        batch = speed_ids[start : start + config.batch_size]
-                        new, _ = generate_batch_ids(active.model, batch, config, [], pad)
-                        tokens += sum(len(row) for row in new)
-                return tokens
+                    new, _ = generate_batch_ids(active.model, batch, config, [], pad)
+                return sum(len(row) for row in new)
 
-            return run
+            starts = range(0, len(speed_ids), config.batch_size)
+            batches = [speed_ids[start : start + config.batch_size] for start in starts]
+            return [lambda batch=batch: run_batch(batch) for batch in batches]
 
         conditions = {
             "plain": Intervention(),
@@ -154,7 +175,9 @@ def main() -> None:
         runs = {name: generation_under(iv) for name, iv in conditions.items()}
         runs["splice_uncached"] = generation_under(conditions["splice"], cached=False)
         runs["steer_uncached"] = generation_under(conditions["steer"], cached=False)
-        generation_under(conditions["plain"])()  # warm-up
+        runs["plain_again"] = generation_under(conditions["plain"])  # the noise floor
+        for part in runs["plain"]:  # warm-up
+            part()
         rates = timed_round_robin(runs, args.repeats)
         plain_rate = rates["plain"]["tokens_per_second"]
 
@@ -184,7 +207,8 @@ def main() -> None:
         "torch_threads": args.threads,
         "plain_generation_includes": "model A only: prefill + decode, no hooks, model B not run",
         "speed_runs": "exactly max_new_tokens per prompt (stop tokens off), so every condition "
-        "does the same number of decode steps; best of --repeats interleaved runs",
+        "does the same number of decode steps; per batch, the best of --repeats runs "
+        "interleaved batch by batch across conditions, summed over batches",
         "interventions_include": "model B up to the hook point on the prompt (and on every "
         "generated token for *_every_token) + crosscoder encode/decode, inside the same loop",
         "prompt_cache": "splice/steer share one PromptActivationCache across conditions and "
@@ -199,6 +223,9 @@ def main() -> None:
         / plain_rate,
         "direction_every_token_speed_ratio": rates["direction_every_token"]["tokens_per_second"]
         / plain_rate,
+        "plain_again_speed_ratio": rates["plain_again"]["tokens_per_second"] / plain_rate,
+        "plain_again_note": "plain generation timed a second time as its own condition: how far "
+        "from 1 a ratio strays by measurement noise alone",
         "batch_speedup": single_per_prompt / batched_per_prompt,
         "batched_eval_seconds_test": batched_seconds,
         "batched_eval_prompts": len(test),
