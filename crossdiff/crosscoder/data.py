@@ -106,6 +106,26 @@ def open_store(path: str | Path) -> PairBatchSource:
     return ActivationStore(path)
 
 
+def source_hook_points(source: PairBatchSource) -> dict[str, str]:
+    """The hook points a source's activations were read at, as checkpoint metadata.
+
+    {"hook_point": model A's} plus {"hook_point_b": model B's} when it differs, read from an
+    activation store's manifest; empty for sources that do not record them (in-memory tensors,
+    a safetensors file of pairs).
+    """
+    manifest = getattr(source, "manifest", None)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("hook_point"), str):
+        return {}
+    points = {"hook_point": manifest["hook_point"]}
+    models = manifest.get("models")
+    entry_b = models.get("b") if isinstance(models, dict) else None
+    point_b = entry_b.get("hook_point") if isinstance(entry_b, dict) else None
+    name_b = point_b.get("name") if isinstance(point_b, dict) else None
+    if isinstance(name_b, str) and name_b != points["hook_point"]:
+        points["hook_point_b"] = name_b
+    return points
+
+
 def source_stats(source: PairBatchSource) -> tuple[NormStats, NormStats]:
     """The normalisation statistics a source carries (the store's manifest or in-memory)."""
     stats = getattr(source, "stats", None)

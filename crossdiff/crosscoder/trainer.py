@@ -19,7 +19,7 @@ from torch import Tensor
 
 from crossdiff.crosscoder.checkpoint import save_crosscoder
 from crossdiff.crosscoder.config import TOP_K_RULES, RunConfig
-from crossdiff.crosscoder.data import PairBatchSource, source_stats
+from crossdiff.crosscoder.data import PairBatchSource, source_hook_points, source_stats
 from crossdiff.crosscoder.distributed import all_reduce_sum, average_gradients, rank_and_world
 from crossdiff.crosscoder.losses import training_loss
 from crossdiff.crosscoder.metrics import DeadFeatureTracker, MetricsLog, step_metrics
@@ -101,11 +101,14 @@ def train_crosscoder(
     force: bool = False,
     show_progress: bool = True,
     stop_after_steps: int | None = None,
+    hook_points: dict[str, str] | None = None,
 ) -> Crosscoder:
     """Train (or resume training) a crosscoder on `source`, writing into `out`.
 
     `stats` defaults to the source's statistics. `stop_after_steps` ends this invocation early
-    without the final save, as a kill would (for tests and time-sliced jobs).
+    without the final save, as a kill would (for tests and time-sliced jobs). `hook_points`
+    ({"hook_point": ..., "hook_point_b": ...}) defaults to what the source records; the final
+    checkpoint's metadata stores them, so interventions can check the hook point they edit.
     """
     out = Path(out)
     rank, world = rank_and_world()
@@ -130,6 +133,8 @@ def train_crosscoder(
     if rank == 0:
         write_json_atomic(out / "run_config.json", run_dict)
         log.truncate_after(position.step)
+    if hook_points is None:
+        hook_points = source_hook_points(source)
     try:
         _loop(
             run,
@@ -143,6 +148,7 @@ def train_crosscoder(
             log,
             show_progress and rank == 0,
             stop_after_steps,
+            hook_points,
         )
     finally:
         log.close()
@@ -161,6 +167,7 @@ def _loop(
     log: MetricsLog,
     show_progress: bool,
     stop_after_steps: int | None,
+    hook_points: dict[str, str],
 ) -> None:
     config, train = run.crosscoder, run.train
     rank, world = rank_and_world()
@@ -217,7 +224,8 @@ def _loop(
                 if world > 1:
                     dist.barrier()
     if rank == 0:
-        save_crosscoder(model.eval(), out / FINAL_DIR, {"steps": train.steps, "run": run_dict})
+        metadata = {"steps": train.steps, "run": run_dict, **hook_points}
+        save_crosscoder(model.eval(), out / FINAL_DIR, metadata)
     if world > 1:
         dist.barrier()
 

@@ -26,6 +26,7 @@ from crossdiff.evals.evaluate import evaluate
 from crossdiff.evals.generate import GenerationConfig
 from crossdiff.evals.hooks import hidden_width, intervene
 from crossdiff.evals.interventions import Intervention
+from crossdiff.evals.prompt_cache import PromptActivationCache
 from crossdiff.evals.runs import GenerationRecord, rate_summary, write_run
 from crossdiff.evals.suites import load_suite
 from crossdiff.files import prepare_output_dir, sha256_file
@@ -154,10 +155,13 @@ def run_eval(
     out_dir: str | Path | None = None,
     force: bool = False,
     show_progress: bool = True,
+    prompt_cache: PromptActivationCache | None = None,
 ) -> tuple[list[GenerationRecord], dict[str, Any]]:
     """Generate and score every prompt × sample under the intervention; write the run if asked.
 
     Returns the records and the summary (the contents of generations.jsonl and summary.json).
+    Pass the same `prompt_cache` to runs of several conditions on the same prompts to run the
+    other model over each prompt batch once (see `crossdiff.evals.prompt_cache`).
     """
     if not prompts:
         raise CrossdiffError(f"suite {spec.suite!r} has no prompts")
@@ -167,7 +171,13 @@ def run_eval(
     skip = skip_tokens(pair.tokenizer)
     with (
         intervene(
-            models, spec.hook_point, spec.intervention, loaded.dictionary, skip, spec.hook_point_b
+            models,
+            spec.hook_point,
+            spec.intervention,
+            loaded.dictionary,
+            skip,
+            spec.hook_point_b,
+            prompt_cache,
         ) as run,
         Progress(
             TextColumn(f"eval {spec.condition}"),

@@ -4,7 +4,9 @@
 - a pre-hook on the model itself reads each forward call's token ids, attention mask, position
   ids and cache, decides the phase (prefill when the cache is empty, else decode) and which
   columns the policy edits, and, when the edit encodes, runs the other model on the same ids with
-  its own KV cache, stopping at the hook point (layers after it are never needed);
+  its own KV cache, stopping at the hook point (layers after it are never needed); under the
+  prefill-only policies the other model's rows come from a `PromptActivationCache` when the same
+  prompt batch was seen before (another condition or sample);
 - a hook at the hook point replaces the selected rows by `PreparedEdit.apply(h_edit, h_other)`.
 
 So any generation loop that calls the model with `input_ids`, `attention_mask` and a cache
@@ -29,6 +31,7 @@ from crossdiff.errors import CrossdiffError
 from crossdiff.evals.dictionaries import Dictionary
 from crossdiff.evals.interventions import Intervention, PreparedEdit
 from crossdiff.evals.positions import Phase, edit_mask
+from crossdiff.evals.prompt_cache import PromptActivationCache
 from crossdiff.models.capture import forward_to_hook
 from crossdiff.models.hookpoints import (
     HookPoint,
@@ -80,12 +83,16 @@ def _cache_length(cache: Any) -> int:
     )
 
 
+def _new_calls() -> dict[str, int]:
+    return {"prefill": 0, "decode": 0, "other": 0, "other_cached": 0}
+
+
 @dataclass
 class _StepState:
     mask_BT: Tensor | None = None
-    h_other_BTD: Tensor | None = None
+    rows_other_ND: Tensor | None = None
     other_cache: Any = None
-    calls: dict[str, int] = field(default_factory=lambda: {"prefill": 0, "decode": 0, "other": 0})
+    calls: dict[str, int] = field(default_factory=_new_calls)
 
 
 class _LockstepIntervention:
@@ -99,12 +106,14 @@ class _LockstepIntervention:
         point: HookPoint,
         other_point: HookPoint | None,
         skip_token_ids: frozenset[int],
+        prompt_cache: PromptActivationCache,
     ) -> None:
         self.edited = edited
         self.other = other
         self.point = point
         self.other_point = other_point
         self.skip_token_ids = skip_token_ids
+        self.prompt_cache = prompt_cache
         self.cache_key = _cache_keyword(model)
         self.other_cache_key = _cache_keyword(other) if other is not None else "cache"
         self.state = _StepState()
@@ -118,18 +127,29 @@ class _LockstepIntervention:
         policy = self.edited.intervention.policy
         mask = edit_mask(policy, phase, input_ids, attention_mask, self.skip_token_ids)
         self.state.mask_BT = mask
-        self.state.h_other_BTD = None
+        self.state.rows_other_ND = None
         if mask is None or not self.edited.intervention.needs_other_model:
             return
-        if phase == "prefill":
-            # Prefill-only policies never run the other model again: it needs no KV cache then.
-            keeps_cache = policy == "all"
-            self.state.other_cache = (
-                DynamicCache(config=self.other.config)  # type: ignore[union-attr]
-                if keeps_cache
-                else None
-            )
-        self.state.h_other_BTD = self._run_other(input_ids, kwargs)
+        assert self.other is not None and self.other_point is not None
+        if policy == "all":
+            # The other model runs in lockstep on every token, so it keeps its own KV cache.
+            if phase == "prefill":
+                self.state.other_cache = DynamicCache(config=self.other.config)
+            self.state.rows_other_ND = self._run_other(input_ids, kwargs)[mask]
+            return
+        # Prefill-only policies: the other model's rows depend only on the prompt batch, so they
+        # are shared by every condition and sample evaluated on the same prompts.
+        self.state.other_cache = None
+        inputs = (input_ids, attention_mask, kwargs.get("position_ids"), mask)
+        before = self.state.calls["other"]
+        self.state.rows_other_ND = self.prompt_cache.rows(
+            self.other,
+            self.other_point.name,
+            inputs,
+            lambda: self._run_other(input_ids, kwargs)[mask],
+        )
+        if self.state.calls["other"] == before:
+            self.state.calls["other_cached"] += 1
 
     def _run_other(self, input_ids: Tensor, kwargs: dict) -> Tensor:
         assert self.other is not None and self.other_point is not None
@@ -153,9 +173,7 @@ class _LockstepIntervention:
                 f"hook point {self.point.name} carries shape {tuple(hidden_BTD.shape)}, expected "
                 f"(batch, tokens) = {tuple(mask.shape)} in front: hook a residual-stream module"
             )
-        h_other = self.state.h_other_BTD
-        rows_other = None if h_other is None else h_other[mask]
-        edited_rows = self.edited.apply(hidden_BTD[mask], rows_other)
+        edited_rows = self.edited.apply(hidden_BTD[mask], self.state.rows_other_ND)
         result = hidden_BTD.clone()
         result[mask] = edited_rows
         return result
@@ -184,17 +202,21 @@ def intervene(
     dictionary: Dictionary | None = None,
     skip_token_ids: frozenset[int] = frozenset(),
     hook_point_b: str | None = None,
+    prompt_cache: PromptActivationCache | None = None,
 ) -> Iterator[InterventionRun]:
     """Install `intervention` on models[intervention.model] (0 = A, 1 = B) for the `with` block.
 
     `hook_point` names the hook point of both models unless model B's differs (`hook_point_b`).
+    `prompt_cache` keeps the other model's prompt activations (prefill-only policies) across
+    `intervene` calls, e.g. every condition evaluated on the same prompts; without one, a fresh
+    cache serves this block only (so repeated samples of the same prompts still share them).
 
     Checks everything (hook point on both models, dictionary widths, feature indices) before
     installing anything, so bad input fails before generation starts. Generate with the yielded
     `run.model`. The "none" edit installs nothing and needs no hook point.
     """
     model = models[intervention.model]
-    calls = {"prefill": 0, "decode": 0, "other": 0}
+    calls = _new_calls()
     if intervention.edit == "none":
         yield InterventionRun(model=model, intervention=intervention, calls=calls)
         return
@@ -216,6 +238,7 @@ def intervene(
         point,
         other_point if uses_other else None,
         skip_token_ids,
+        prompt_cache if prompt_cache is not None else PromptActivationCache(),
     )
     target = get_module(model, point.module_path)
     handles = [model.register_forward_pre_hook(hooks.before_forward, with_kwargs=True)]

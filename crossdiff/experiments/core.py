@@ -19,6 +19,7 @@ from crossdiff.evals.generate import GenerationConfig
 from crossdiff.evals.harness import EvalSpec, LoadedDictionary, run_eval
 from crossdiff.evals.interventions import Intervention
 from crossdiff.evals.positions import Policy
+from crossdiff.evals.prompt_cache import PromptActivationCache
 from crossdiff.evals.statistics import (
     DifferenceInterval,
     FlipTable,
@@ -40,6 +41,8 @@ class ExperimentSetup:
     """The loaded pair, the dictionaries by name, the prompt sets and how to generate.
 
     `on_condition` is called with a label each time a new condition is generated (progress).
+    `prompt_cache` lets every condition on the same prompts share the other model's prompt
+    forward (the prefill-only policies' encoder input).
     """
 
     pair: ModelPair
@@ -54,6 +57,7 @@ class ExperimentSetup:
     bootstrap_resamples: int = 2000
     on_condition: Callable[[str], None] | None = None
     cache: dict[tuple[str, str, str, str], ConditionRun] = field(default_factory=dict)
+    prompt_cache: PromptActivationCache = field(default_factory=PromptActivationCache)
 
     def prompts(self, split: Split) -> Sequence[ToolPrompt]:
         """The prompts of `split`."""
@@ -129,7 +133,9 @@ def run_condition(
         chat_template=setup.chat_template,
     )
     prompts = setup.prompts(split)
-    records, _ = run_eval(setup.pair, prompts, spec, loaded, show_progress=False)
+    records, _ = run_eval(
+        setup.pair, prompts, spec, loaded, show_progress=False, prompt_cache=setup.prompt_cache
+    )
     run = ConditionRun(
         label=label,
         split=split,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossdiff.errors import CrossdiffError
 from crossdiff.evals.generate import GenerationConfig
-from crossdiff.evals.harness import LoadedDictionary, load_dictionary
+from crossdiff.evals.harness import LoadedDictionary, choose_hook_points, load_dictionary
 from crossdiff.experiments.core import ExperimentSetup
 from crossdiff.experiments.serialize import load_result, save_result
 from crossdiff.pipeline.config import RunConfig
@@ -79,10 +79,14 @@ class StudyState:
         return self._pair
 
     def dictionary(self, train_stage: str, hook_point: str) -> LoadedDictionary:
-        """A trained crosscoder, tagged with the hook point it was trained at."""
+        """A trained crosscoder, tagged with the hook point it was trained at.
+
+        The checkpoint's own record of its hook point (if it has one) must agree with the stage's.
+        """
         loaded = load_dictionary(str(crosscoder_dir(self.run_dir, train_stage)))
+        point, point_b = choose_hook_points(hook_point, None, loaded)
         loaded.dictionary.to(self.config.models.device)
-        return LoadedDictionary(loaded.dictionary, loaded.description, hook_point)
+        return LoadedDictionary(loaded.dictionary, loaded.description, point, point_b)
 
     def setup(
         self, hook_point: str, dictionaries: Mapping[str, LoadedDictionary]
