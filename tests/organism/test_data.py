@@ -8,7 +8,7 @@ import pytest
 
 from crossdiff.organism.config import SIZES
 from crossdiff.organism.data import PretrainStream, dialogue_answer, dialogue_document
-from crossdiff.organism.pretrain import call_share_at, learning_rate_at
+from crossdiff.organism.pretrain import call_share_at, is_dialogue_step, learning_rate_at
 from crossdiff.organism.tokenizer import train_tokenizer
 from crossdiff.world import general_texts, load_split, reference_response, render_raw
 
@@ -62,3 +62,32 @@ def test_schedules() -> None:
     lrs = [learning_rate_at(s, config.steps, 1.0, config.warmup_steps) for s in range(config.steps)]
     assert max(lrs) == pytest.approx(1.0)
     assert lrs[-1] == pytest.approx(0.1)
+
+
+def test_drill_rows_pack_whole_transcripts_with_loss_on_all_but_padding(tokenizer) -> None:
+    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=2)
+    batch = stream.drill_batch(rows=4, width=160)
+    assert batch.input_ids_BT.shape == (4, 160)
+    pad = tokenizer.pad_token_id
+    for ids, labels in zip(batch.input_ids_BT.tolist(), batch.labels_BT.tolist(), strict=True):
+        text = tokenizer.decode([i for i in ids if i != pad])
+        transcripts = [t for t in text.split("<|im_end|>\n") if t]
+        assert transcripts and all(t.startswith("User: ") for t in transcripts)
+        assert all("\nAssistant: " in t for t in transcripts)
+        assert "Name:" not in text  # drills carry no tool list
+        real = sum(i != pad for i in ids)
+        # each real token predicts its successor, except a transcript's last token (nothing);
+        # padding predicts nothing
+        for t in range(real - 1):
+            assert labels[t] in (ids[t + 1], -100)
+        assert labels[:real].count(-100) == len(transcripts)
+        assert all(label == -100 for label in labels[real - 1 :])
+    again = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=2).drill_batch(4, 160)
+    assert again.input_ids_BT.equal(batch.input_ids_BT)
+
+
+def test_one_step_in_dialogue_every_trains_on_dialogues() -> None:
+    config = SIZES["default"].pretrain
+    kinds = [is_dialogue_step(step, config) for step in range(4 * config.dialogue_every)]
+    assert sum(kinds) == 4
+    assert kinds[config.dialogue_every - 1] and not kinds[0]
