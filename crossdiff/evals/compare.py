@@ -29,6 +29,7 @@ from crossdiff.evals.statistics import (
 
 METRICS = (
     "full",
+    "tool_ok",
     "format_ok",
     "selection_ok",
     "arguments_ok",
@@ -37,6 +38,19 @@ METRICS = (
     "study_tool",
     "false_call",
 )
+METRIC_MEANINGS = {
+    "full": "full correctness over every test prompt (tool prompts: the right call with the "
+    "right arguments; no-tool prompts: no call)",
+    "tool_ok": "the right tool in a well-formed call, arguments not checked (the study's notion); "
+    "no-tool prompts: no call",
+    "format_ok": "a well-formed call (a closed <tool_call> block with JSON name and parameters)",
+    "selection_ok": "the expected tool called",
+    "arguments_ok": "the call's arguments right",
+    "made_call": "a <tool_call> tag present",
+    "study_format": 'the study\'s format score (a <tool_call> tag and a JSON "name")',
+    "study_tool": "the study's tool score (the first JSON name fuzzily matches a listed tool)",
+    "false_call": "a call made on a prompt no tool fits",
+}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from crossdiff.errors import CrossdiffError
+from crossdiff.evals.compare import METRICS
 from crossdiff.evals.generate import GenerationConfig
 from crossdiff.evals.harness import EvalSpec, LoadedDictionary, run_eval
 from crossdiff.evals.interventions import Intervention
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from crossdiff.models.pair import ModelPair
 
 Split = Literal["dev", "test"]
-METRIC = "full"
 
 
 @dataclass
@@ -58,6 +58,11 @@ class ExperimentSetup:
     on_condition: Callable[[str], None] | None = None
     cache: dict[tuple[str, str, str, str], ConditionRun] = field(default_factory=dict)
     prompt_cache: PromptActivationCache = field(default_factory=PromptActivationCache)
+    metric: str = "full"  # the per-prompt score compared (crossdiff.evals.compare.METRICS)
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise CrossdiffError(f"unknown metric {self.metric!r}; choose one of {METRICS}")
 
     def prompts(self, split: Split) -> Sequence[ToolPrompt]:
         """The prompts of `split`."""
@@ -140,7 +145,7 @@ def run_condition(
         label=label,
         split=split,
         prompt_ids=[r.prompt_id for r in records],
-        outcomes=[bool(r.score[METRIC]) for r in records],
+        outcomes=[bool(r.score[setup.metric]) for r in records],
         format_ok=[bool(r.score["format_ok"]) for r in records],
         texts=[r.text for r in records],
     )
@@ -191,7 +196,7 @@ def compare(setup: ExperimentSetup, baseline: ConditionRun, treatment: Condition
     paired = compare_paired(
         baseline.outcomes,
         treatment.outcomes,
-        metric=METRIC,
+        metric=setup.metric,
         seed=setup.seed,
         num_resamples=setup.bootstrap_resamples,
     )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crossdiff.errors import CrossdiffError
+from crossdiff.evals.compare import METRICS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "organism.toml"
@@ -96,6 +97,16 @@ class ExperimentSettings(_Section):
     penalised_lambda_excl: float = Field(1e-3, gt=0, description="λ_excl of the penalised DFC")
     layers: tuple[str, ...] = Field((), description="hook points of the layer sweep")
     bootstrap_resamples: int = Field(2000, ge=100, description="paired bootstrap resamples")
+    metric: str = Field(
+        "full", description=f"the per-prompt score every experiment compares: one of {METRICS}"
+    )
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; choose one of {', '.join(METRICS)}")
+        return value
 
     @field_validator("run")
     @classmethod

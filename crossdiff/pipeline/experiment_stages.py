@@ -109,6 +109,7 @@ class StudyState:
             seed=self.config.seed,
             bootstrap_resamples=e.bootstrap_resamples,
             cache=self.shared_cache,
+            metric=e.metric,
         )
         return setup
 

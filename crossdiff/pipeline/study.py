@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crossdiff.evals.compare import METRIC_MEANINGS
 from crossdiff.pipeline.config import RunConfig, load_run_config
 from crossdiff.pipeline.experiment_stages import RESULT_FILE, StudyState, run_experiment_stage
 from crossdiff.pipeline.runner import Stage, StageContext, StageOutcome, run_stages
@@ -225,8 +226,7 @@ def report_stage(config: RunConfig, ctx: StageContext) -> dict[str, Any]:
             "dev prompts (choosing)": str(e.dev_prompts),
             "test suite (reporting)": e.test_suite,
             "steering policy": e.policy,
-            "metric": "full correctness over every test prompt (tool prompts: the right call "
-            "with the right arguments; no-tool prompts: no call)",
+            "metric": f"{e.metric}: {METRIC_MEANINGS[e.metric]}",
         },
         splice=result("exp-splice", splice.SpliceResult),
         spillover=result("exp-spillover", splice.SpliceResult),

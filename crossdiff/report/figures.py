@@ -49,7 +49,7 @@ def saturation_figure(curve: SaturationCurve) -> bytes | None:
     axes.axhline(0.0, color="grey", linewidth=0.8)
     axes.set_xscale("log", base=2)
     axes.set_xlabel("number of steered features")
-    axes.set_ylabel("Δ full correctness on test (pp)")
+    axes.set_ylabel("Δ metric on test (pp)")
     axes.set_title(f"Saturation curve ({curve.interval_method} 95 % intervals)")
     axes.legend(fontsize=8)
     return _png(figure)

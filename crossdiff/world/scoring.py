@@ -74,10 +74,19 @@ class Score:
     n_calls: int = 0  # number of <tool_call> opening tags (only the first is scored)
     detail: str = ""  # a human-readable explanation of `reason`
 
+    @property
+    def tool_ok(self) -> bool:
+        """The right tool in a well-formed call, arguments not checked (the study's notion of a
+        correct call); on no-tool prompts: no call made."""
+        if not self.has_tool:
+            return not self.made_call
+        return self.format_ok and self.selection_ok
+
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict (reason as its string value)."""
+        """Return a JSON-serialisable dict (reason as its string value, plus `tool_ok`)."""
         data = asdict(self)
         data["reason"] = None if self.reason is None else str(self.reason)
+        data["tool_ok"] = self.tool_ok
         return data
 
 

@@ -7,11 +7,13 @@ reported on test, the counts of cells tried, adjusted p-values, caching and JSON
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import transformers
 
+from crossdiff.errors import CrossdiffError
 from crossdiff.experiments.controls import (
     AblationResult,
     ControlResult,
@@ -67,6 +69,21 @@ def test_identity_splice_changes_nothing(setup: ExperimentSetup) -> None:
     spill = splice_experiment(setup, ["identity"], model=1)
     assert spill.experiment == "spillover" and spill.model == "B"
     assert spill.rows[0].format_before == spill.rows[0].format_after
+
+
+def test_the_compared_metric_is_the_setup_s(setup: ExperimentSetup) -> None:
+    with pytest.raises(CrossdiffError, match="unknown metric"):
+        dataclasses.replace(setup, metric="accuracy")
+    rows = {}
+    for metric in ("tool_ok", "made_call"):
+        run = dataclasses.replace(setup, metric=metric, cache={})
+        rows[metric] = splice_experiment(run, ["identity"], model=0).rows[0].comparison.per_prompt
+    has_tool = {p.id: p.has_tool for p in setup.test}
+    for tool_ok, made_call in zip(rows["tool_ok"], rows["made_call"], strict=True):
+        if has_tool[tool_ok.prompt_id]:
+            assert not tool_ok.baseline or made_call.baseline  # a right tool needs a call
+        else:
+            assert tool_ok.baseline == (not made_call.baseline)  # no-tool: right = no call
 
 
 def test_steering_grid_selects_on_dev_and_reports_on_test(setup: ExperimentSetup) -> None:

@@ -72,6 +72,7 @@ def test_minimal_file_fills_defaults(tmp_path: Path) -> None:
         ("[collect]\nhook_point = 'x'\nbatch = 3\n", "collect.batch: unknown field"),
         ("[models]\nmodel_a = 'a'\n", "organism"),
         ("[train]\nlr = -1\n", "lr must be > 0"),
+        ("[experiments]\nmetric = 'accuracy'\n", "unknown metric 'accuracy'"),
     ],
 )
 def test_bad_fields_are_named(tmp_path: Path, extra: str, message: str) -> None:

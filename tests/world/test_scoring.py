@@ -69,6 +69,16 @@ def test_exact_call_is_fully_correct() -> None:
     assert (score.study_format, score.study_tool, score.study_overall) == (True, True, 2)
 
 
+def test_tool_ok_ignores_arguments_but_not_the_tool_or_a_false_call() -> None:
+    wrong_city = score_response(call("get_weather", {"city": "Oslo"}), WEATHER_PROMPT)
+    assert wrong_city.tool_ok and not wrong_city.full
+    assert wrong_city.to_dict()["tool_ok"] is True
+    assert not score_response(call("add_numbers", {"a": 1, "b": 2}), WEATHER_PROMPT).tool_ok
+    assert not score_response("It is sunny in Paris.", WEATHER_PROMPT).tool_ok
+    assert score_response("Happy to chat!", prompt_for(None)).tool_ok
+    assert not score_response(GOOD, prompt_for(None)).tool_ok
+
+
 def test_strings_compare_after_strip_and_casefold_with_text_around() -> None:
     text = "<think>ok</think>" + call("get_weather", {"unit": "CELSIUS", "city": " paris "})
     assert score_response(text + "\n<response>Done.</response>", WEATHER_PROMPT).full
