@@ -8,6 +8,7 @@ import torch
 
 from crossdiff.crosscoder import Crosscoder, CrosscoderConfig, sparsity
 from crossdiff.crosscoder import model as model_module
+from crossdiff.crosscoder.kernels import CodeLayout, SparseCodes, sparse_decode
 from crossdiff.crosscoder.reference import dense_mse_step
 from crossdiff.crosscoder.sparsity import batch_topk_filtered, entries_at_least
 
@@ -104,3 +105,25 @@ def test_training_step_falls_back_exactly_when_the_estimate_fails(
     for name in ("W_enc_Dd", "b_enc_D", "W_dec_Dd", "b_dec_d"):
         got, want = getattr(sparse, name).grad, getattr(dense, name).grad
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_decode_value_gradients_with_unsorted_columns_within_rows() -> None:
+    """The filtered selection leaves a row's columns unordered; the sampled-product gradient of
+    the decoded values must not depend on that order."""
+    gen = torch.Generator().manual_seed(6)
+    decoder = torch.randn(30, 10, generator=gen, dtype=torch.float64, requires_grad=True)
+    rows = torch.tensor([0, 0, 0, 2, 5, 5])
+    cols = torch.tensor([29, 3, 17, 8, 11, 0])
+    values = torch.rand(6, generator=gen, dtype=torch.float64, requires_grad=True)
+    layout = CodeLayout(rows, cols, 30, 6)
+    out = sparse_decode(SparseCodes(layout, values), decoder)
+    (out.sin().sum()).backward()
+    got_values, got_decoder = values.grad.clone(), decoder.grad.clone()
+    values.grad, decoder.grad = None, None
+    dense = torch.zeros(6, 30, dtype=torch.float64).index_put((rows, cols), values)
+    ((dense @ decoder).sin().sum()).backward()
+    torch.testing.assert_close(out, (dense @ decoder).detach())
+    torch.testing.assert_close(got_values, values.grad)
+    torch.testing.assert_close(got_decoder, decoder.grad)
+    empty = CodeLayout(rows[:0], cols[:0], 30, 6)
+    assert empty.entry_dots(torch.ones(6, 10, dtype=torch.float64), decoder.detach()).numel() == 0

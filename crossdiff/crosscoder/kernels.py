@@ -70,6 +70,21 @@ class CodeLayout:
         counts = torch.bincount(rows, minlength=batch_size)
         self.offsets = torch.cumsum(counts, 0) - counts
 
+    def entry_dots(self, dense_Bd: Tensor, weight_Dd: Tensor) -> Tensor:
+        """<dense[row], weight[col]> for every active entry, in entry order: a sampled matrix
+        product over the (batch, D) CSR pattern, parallel over rows, with no (nnz, d) buffer."""
+        crow = torch.cat([self.offsets, self.offsets.new_tensor([self.rows.numel()])])
+        with warnings.catch_warnings():  # "CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            pattern = torch.sparse_csr_tensor(
+                crow,
+                self.cols,
+                dense_Bd.new_zeros(self.cols.numel()),  # ignored: beta = 0
+                (self.batch_size, self.dict_size),
+                check_invariants=False,
+            )
+            return torch.sparse.sampled_addmm(pattern, dense_Bd, weight_Dd.t(), beta=0.0).values()
+
     @property
     def order(self) -> FeatureOrder:
         """The entries ordered by feature (computed once, shared by both backward passes)."""
@@ -175,10 +190,7 @@ class _SparseDecode(torch.autograd.Function):
         grad_values = grad_weight = None
         grad_out = grad_out.contiguous()
         if ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
-            # <grad_out[sample], weight[feature]> per active entry, without a (nnz, d) buffer.
-            grad_values = torch.ops.aten._embedding_bag_per_sample_weights_backward(
-                grad_out, weight, layout.cols, layout.offsets, layout.rows, 0, -1
-            )
+            grad_values = layout.entry_dots(grad_out, weight)
         if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
             grad_weight = layout.order.transpose_matmul(values, grad_out)
         return grad_values, grad_weight, None
