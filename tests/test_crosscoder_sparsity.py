@@ -127,3 +127,5 @@ def test_decode_value_gradients_with_unsorted_columns_within_rows() -> None:
     torch.testing.assert_close(got_decoder, decoder.grad)
     empty = CodeLayout(rows[:0], cols[:0], 30, 6)
     assert empty.entry_dots(torch.ones(6, 10, dtype=torch.float64), decoder.detach()).numel() == 0
+    empty_grad = empty.order.transpose_matmul(values[:0].detach(), torch.ones(6, 10).double())
+    assert torch.equal(empty_grad, torch.zeros(30, 10, dtype=torch.float64))
