@@ -8,8 +8,8 @@ the estimate was too high. The fallback, `batch_topk`, takes per-row candidates,
 global threshold among them, and re-examines in full only the rows whose every candidate
 qualified. Both answers equal a full batch top-k.
 
-Scores are computed a block of rows at a time and reduced to per-row candidates while the block
-is still in cache, so the (batch, D) matrix is never materialised.
+Scores are computed a block of rows at a time and reduced (to kept entries or per-row candidates)
+while the block is still in cache, so the (batch, D) matrix is never materialised.
 """
 
 from __future__ import annotations
