@@ -66,8 +66,9 @@ class CrosscoderConfig(BaseModel):
     )
     candidates_per_row: int = Field(
         0,
-        description="BatchTopK: per-row candidates before the exact batch top-k (0 = 2k). "
-        "Rows whose candidates all qualify are re-examined in full, so the result is exact.",
+        description="BatchTopK: per-row candidates of the fallback exact batch top-k, used when "
+        "the one-pass threshold estimate was too high (0 = 2k). Rows whose candidates all "
+        "qualify are re-examined in full, so the result is exact.",
     )
     normalisation: Normalisation = Field(
         "scalar",

@@ -3,8 +3,9 @@
 The forward of the encoder is one dense GEMM (every weight must be read), but with k active
 features per sample the gradients of W_enc and W_dec are non-zero only in the rows of features
 that fired, and they are sums over the k·B active (sample, feature) entries. Both are computed
-as one CSR × dense product, sparse(D, B) @ dense(B, d), with the entries ordered by feature
-once per step. Decoding reads only the k active decoder rows per sample (embedding_bag).
+as sparse(D, B) @ dense(B, d) (an embedding_bag over the entries ordered by feature once per
+step). Decoding reads only the k active decoder rows per sample (embedding_bag), and the
+gradient of the code values is a sampled matrix product over the same pattern.
 """
 
 from __future__ import annotations
@@ -32,29 +33,30 @@ def one_thread() -> Iterator[None]:
 
 
 class FeatureOrder:
-    """The active entries ordered by feature: the layout of the (D, batch) CSR gradients."""
+    """The active entries ordered by feature: the layout of the (D, d) sparse weight gradients."""
 
-    def __init__(self, rows: Tensor, cols: Tensor, dict_size: int, batch_size: int) -> None:
+    def __init__(self, rows: Tensor, cols: Tensor, dict_size: int) -> None:
         with one_thread():
             self.permutation = torch.argsort(cols, stable=True)
         counts = torch.bincount(cols, minlength=dict_size)
         self.crow = torch.zeros(dict_size + 1, dtype=torch.int64, device=cols.device)
         self.crow[1:] = torch.cumsum(counts, 0)
         self.sample_of_entry = rows[self.permutation]
-        self.shape = (dict_size, batch_size)
 
     def transpose_matmul(self, values: Tensor, dense: Tensor) -> Tensor:
-        """Sᵀ @ dense, where S (batch, D) holds `values` at the active entries: (D, d)."""
-        with warnings.catch_warnings():  # "CSR support is in beta": only CSR @ dense is used
-            warnings.simplefilter("ignore", UserWarning)
-            sparse_t = torch.sparse_csr_tensor(
-                self.crow,
-                self.sample_of_entry,
-                values[self.permutation],
-                self.shape,
-                check_invariants=False,
-            )
-        return sparse_t @ dense
+        """Sᵀ @ dense, where S (batch, D) holds `values` at the active entries: (D, d).
+
+        Feature i's row is the value-weighted sum of the dense rows of the samples it fired in:
+        one embedding_bag over the entries in feature order, which writes its output once (a
+        CSR product zero-fills and then copies a (D, d) buffer, twice the time).
+        """
+        return F.embedding_bag(
+            self.sample_of_entry,
+            dense,
+            self.crow[:-1],
+            mode="sum",
+            per_sample_weights=values[self.permutation],
+        )
 
 
 class CodeLayout:
@@ -70,11 +72,26 @@ class CodeLayout:
         counts = torch.bincount(rows, minlength=batch_size)
         self.offsets = torch.cumsum(counts, 0) - counts
 
+    def entry_dots(self, dense_Bd: Tensor, weight_Dd: Tensor) -> Tensor:
+        """<dense[row], weight[col]> for every active entry, in entry order: a sampled matrix
+        product over the (batch, D) CSR pattern, parallel over rows, with no (nnz, d) buffer."""
+        crow = torch.cat([self.offsets, self.offsets.new_tensor([self.rows.numel()])])
+        with warnings.catch_warnings():  # "CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            pattern = torch.sparse_csr_tensor(
+                crow,
+                self.cols,
+                dense_Bd.new_zeros(self.cols.numel()),  # ignored: beta = 0
+                (self.batch_size, self.dict_size),
+                check_invariants=False,
+            )
+            return torch.sparse.sampled_addmm(pattern, dense_Bd, weight_Dd.t(), beta=0.0).values()
+
     @property
     def order(self) -> FeatureOrder:
         """The entries ordered by feature (computed once, shared by both backward passes)."""
         if self._order is None:
-            self._order = FeatureOrder(self.rows, self.cols, self.dict_size, self.batch_size)
+            self._order = FeatureOrder(self.rows, self.cols, self.dict_size)
         return self._order
 
 
@@ -175,10 +192,7 @@ class _SparseDecode(torch.autograd.Function):
         grad_values = grad_weight = None
         grad_out = grad_out.contiguous()
         if ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
-            # <grad_out[sample], weight[feature]> per active entry, without a (nnz, d) buffer.
-            grad_values = torch.ops.aten._embedding_bag_per_sample_weights_backward(
-                grad_out, weight, layout.cols, layout.offsets, layout.rows, 0, -1
-            )
+            grad_values = layout.entry_dots(grad_out, weight)
         if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
             grad_weight = layout.order.transpose_matmul(values, grad_out)
         return grad_values, grad_weight, None

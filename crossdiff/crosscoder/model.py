@@ -25,6 +25,7 @@ from crossdiff.crosscoder.sparsity import (
     Selection,
     above_threshold,
     batch_topk,
+    batch_topk_filtered,
     linear_scores,
     row_candidates,
     topk_per_row,
@@ -169,10 +170,14 @@ class Crosscoder(nn.Module):
             selection = topk_per_row(*row_candidates(x_norm, weight, bias, k))
         elif batch_rule or float(self.threshold) <= 0:
             _, world = rank_and_world()
-            width = min(size, self.config.candidates_per_row or 2 * k)
-            values, cols = row_candidates(x_norm, weight, bias, width)
             total = k * x_norm.shape[0] * world
-            selection = batch_topk(values, cols, total, linear_scores(x_norm, weight, bias), size)
+            found = batch_topk_filtered(x_norm, weight, bias, k, total)
+            if found is None:  # the first block's estimate was too high: the slow exact path
+                width = min(size, self.config.candidates_per_row or 2 * k)
+                values, cols = row_candidates(x_norm, weight, bias, width)
+                scores = linear_scores(x_norm, weight, bias)
+                found = batch_topk(values, cols, total, scores, size)
+            selection = found
         else:
             scores = torch.addmm(bias, x_norm, weight.t())
             selection = above_threshold(scores, float(self.threshold))
