@@ -29,3 +29,14 @@ def tiny_pair_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
         model.save_pretrained(root / name)
         tok.save_pretrained(root / name)
     return root / "model_a", root / "model_b"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models are latency-bound: extra threads only add contention on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

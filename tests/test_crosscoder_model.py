@@ -15,6 +15,7 @@ from crossdiff.crosscoder.reference import dense_mse_step
 from crossdiff.crosscoder.sparsity import batch_topk, row_candidates
 from crossdiff.errors import CrossdiffError
 from crossdiff.normstats import NormStats
+from tests.topk_check import assert_full_batch_topk
 
 RULES = ["relu", "topk", "batchtopk", "jumprelu"]
 
@@ -138,15 +139,7 @@ def test_batch_topk_with_few_candidates_is_exact() -> None:
     total = 4 * 50
     values, columns = row_candidates(x, weight, bias, width=2)
     selection = batch_topk(values, columns, total, lambda r: score[r], 64)
-    rows, cols, threshold = selection.rows, selection.cols, selection.threshold
-    assert torch.equal(selection.scores, score[rows, cols])
-    want = torch.zeros_like(score).flatten()
-    want[score.flatten().topk(total).indices] = 1
-    got = torch.zeros_like(score)
-    got[rows, cols] = 1
-    assert torch.equal(got.flatten(), want)
-    assert threshold == float(score.flatten().topk(total).values.min())
-    assert torch.all(rows[1:] >= rows[:-1])
+    assert_full_batch_topk(selection, score, total)
 
 
 def test_batchtopk_threshold_makes_encoding_batch_independent() -> None:

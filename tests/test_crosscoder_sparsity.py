@@ -11,6 +11,7 @@ from crossdiff.crosscoder import model as model_module
 from crossdiff.crosscoder.kernels import CodeLayout, SparseCodes, sparse_decode
 from crossdiff.crosscoder.reference import dense_mse_step
 from crossdiff.crosscoder.sparsity import batch_topk_filtered, entries_at_least
+from tests.topk_check import assert_full_batch_topk
 
 
 def _problem(dict_size: int, hot_rows: slice, seed: int = 4):
@@ -22,18 +23,6 @@ def _problem(dict_size: int, hot_rows: slice, seed: int = 4):
     return x, weight, bias
 
 
-def _assert_full_batch_topk(selection, score: torch.Tensor, total: int) -> None:
-    rows, cols = selection.rows, selection.cols
-    assert torch.equal(selection.scores, score[rows, cols])
-    want = torch.zeros_like(score).flatten()
-    want[score.flatten().topk(total).indices] = 1
-    got = torch.zeros_like(score)
-    got[rows, cols] = 1
-    assert torch.equal(got.flatten(), want)
-    assert selection.threshold == float(score.flatten().topk(total).values.min())
-    assert torch.all(rows[1:] >= rows[:-1])
-
-
 @pytest.mark.parametrize("dict_size", [64, 60])  # grouped coarse filter, and the plain one
 def test_filtered_batch_topk_equals_a_full_batch_topk(
     dict_size: int, monkeypatch: pytest.MonkeyPatch
@@ -43,7 +32,7 @@ def test_filtered_batch_topk_equals_a_full_batch_topk(
     total = 3 * 96
     selection = batch_topk_filtered(x, weight, bias, 3, total)
     assert selection is not None
-    _assert_full_batch_topk(selection, torch.addmm(bias, x, weight.t()), total)
+    assert_full_batch_topk(selection, torch.addmm(bias, x, weight.t()), total)
 
 
 def test_filtered_batch_topk_reports_an_estimate_that_was_too_high(

@@ -24,12 +24,7 @@ PROMPTS = ["The quick brown fox", "Call get_weather with a city name to learn th
 OTHER_PROMPTS = ["Rivers carry sand", 'A tool call looks like {"name": "add"', "jumps over"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
