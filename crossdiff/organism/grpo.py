@@ -184,6 +184,22 @@ def grpo_loss(
     return loss, {"kl": kl}
 
 
+def step_prompts(
+    prompts: Sequence[ToolPrompt], config: RLConfig, rng: random.Random
+) -> list[ToolPrompt]:
+    """One step's prompts: `prompts_per_step` of them, a `no_tool_share` with no fitting tool.
+
+    No-tool prompts are oversampled: calls on them are rare until the policy calls a lot, and
+    then they must be frequent enough to teach it when not to call.
+    """
+    tool = [p for p in prompts if p.has_tool]
+    no_tool = [p for p in prompts if not p.has_tool]
+    n_no_tool = round(config.prompts_per_step * config.no_tool_share)
+    n_no_tool = len(no_tool) and min(n_no_tool, len(no_tool))
+    n_tool = min(config.prompts_per_step - n_no_tool, len(tool))
+    return rng.sample(tool, n_tool) + rng.sample(no_tool, n_no_tool)
+
+
 def grpo_train(
     policy: torch.nn.Module,
     reference: torch.nn.Module,
@@ -196,9 +212,6 @@ def grpo_train(
 ) -> list[dict[str, float]]:
     """Run `config.steps` GRPO steps on `policy` (the base stays frozen); return the curve."""
     rng = random.Random(derive_seed(seed, "rl", "prompts"))
-    tool_prompts = [p for p in prompts if p.has_tool]
-    no_tool_prompts = [p for p in prompts if not p.has_tool]
-    n_no_tool = round(config.prompts_per_step * config.no_tool_share) if no_tool_prompts else 0
     optimizer = torch.optim.AdamW(
         policy.parameters(), lr=config.learning_rate, betas=(0.9, 0.99), weight_decay=0.0
     )
@@ -207,11 +220,7 @@ def grpo_train(
         parameter.requires_grad_(False)
     curve: list[dict[str, float]] = []
     for step in range(config.steps):
-        # no-tool prompts are oversampled: calls on them are rare until the policy calls a lot,
-        # and then the few there are must be enough to teach it when not to call
-        batch = rng.sample(tool_prompts, config.prompts_per_step - n_no_tool) + rng.sample(
-            no_tool_prompts, n_no_tool
-        )
+        batch = step_prompts(prompts, config, rng)
         chat = [rng.random() >= raw_layout_share for _ in batch]
         rollouts = sample_rollouts(
             policy, tokenizer, batch, config, derive_seed(seed, "rl", "sample", step), chat

@@ -31,3 +31,27 @@ def test_group_advantages_are_normalised_within_each_group() -> None:
     advantages = group_advantages(rewards)
     assert torch.allclose(advantages[0], torch.tensor([1.0, -1.0, -1.0, 1.0]), atol=1e-3)
     assert torch.equal(advantages[1], torch.zeros(4))
+
+
+def test_step_prompts_hold_the_no_tool_share_and_are_seeded() -> None:
+    import random
+
+    from crossdiff.organism.config import RLConfig
+    from crossdiff.organism.grpo import step_prompts
+    from crossdiff.world import load_split
+
+    prompts = load_split("train", 0, 300)
+    config = RLConfig(
+        steps=1,
+        prompts_per_step=10,
+        group_size=2,
+        learning_rate=1e-3,
+        kl_weight=0.0,
+        no_tool_share=0.4,
+    )
+    batch = step_prompts(prompts, config, random.Random(3))
+    assert len(batch) == 10 and len({p.id for p in batch}) == 10
+    assert sum(not p.has_tool for p in batch) == 4  # about 15 % in the split, 40 % here
+    assert [p.id for p in step_prompts(prompts, config, random.Random(3))] == [p.id for p in batch]
+    only_tool = [p for p in prompts if p.has_tool]
+    assert all(p.has_tool for p in step_prompts(only_tool, config, random.Random(3)))
