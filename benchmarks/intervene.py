@@ -16,7 +16,8 @@ Prints ONE JSON object. In one run on the organism (built into a temporary direc
   drifts slower than a round cancels; `plain_again_speed_ratio` (plain against itself) shows the
   noise that is left. The ratios of best-of-N rates are kept under `best_of_speed_ratios`.
 - `batch_speedup`: time per prompt of evaluating `test` one prompt at a time over time per prompt
-  batched (one-at-a-time is timed on a subset and extrapolated per prompt, as the JSON says).
+  batched, both over all of `test` by default (`--single-subset N` times only the first N prompts
+  one at a time and extrapolates per prompt, as the JSON then says).
 The dictionary is a crosscoder of realistic size (D = 16·d, top-k 32, DFC partition 10 %/10 %,
 normalisation statistics of real activations) with untrained weights: speed does not depend on
 training, and the organism ships no crosscoder.
@@ -129,7 +130,12 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64, help="prompts per speed measurement")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--single-subset", type=int, default=24, help="prompts timed one by one")
+    parser.add_argument(
+        "--single-subset",
+        type=int,
+        default=0,
+        help="prompts timed one by one (0: all of test, no extrapolation)",
+    )
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument(
         "--threads",
@@ -209,7 +215,8 @@ def main() -> None:
         start = time.perf_counter()
         evaluate(pair.model_a, pair.tokenizer, test, batched_config)
         batched_seconds = time.perf_counter() - start
-        subset = test[: args.single_subset]
+        # answer lengths vary from prompt to prompt, so a subset extrapolates only roughly
+        subset = test[: args.single_subset] if args.single_subset else test
         start = time.perf_counter()
         evaluate(pair.model_a, pair.tokenizer, subset, single_config)
         single_seconds = time.perf_counter() - start
@@ -266,8 +273,12 @@ def main() -> None:
         "batched_eval_prompts": len(test),
         "single_eval_seconds_subset": single_seconds,
         "single_eval_prompts": len(subset),
-        "single_eval_extrapolated": f"one-at-a-time timed on the first {len(subset)} prompts of "
-        f"test and extrapolated per prompt to all {len(test)}",
+        "single_eval_extrapolated": (
+            f"one-at-a-time timed on the first {len(subset)} prompts of test and extrapolated per "
+            f"prompt to all {len(test)}"
+            if len(subset) < len(test)
+            else "no: both timed over every prompt of test"
+        ),
         "targets": {"splice_speed_ratio": 0.85, "steer_speed_ratio": 0.90, "batch_speedup": 5.0},
     }
     print(json.dumps(result))
