@@ -17,10 +17,17 @@ Prints ONE JSON object. In one run on the organism (built into a temporary direc
   noise that is left. The ratios of best-of-N rates are kept under `best_of_speed_ratios`.
 - `batch_speedup`: time per prompt of evaluating `test` one prompt at a time over time per prompt
   batched, both over all of `test` by default (`--single-subset N` times only the first N prompts
-  one at a time and extrapolates per prompt, as the JSON then says).
+  one at a time and extrapolates per prompt, as the JSON then says). Both run with the torch
+  threads `crossdiff eval` uses (all cores, `--eval-threads`); one-at-a-time decoding of a tiny
+  model gains nothing from a second thread, so it is also timed on one thread, and
+  `batch_speedup_vs_single_one_thread` compares the batched run with that.
 The dictionary is a crosscoder of realistic size (D = 16·d, top-k 32, DFC partition 10 %/10 %,
 normalisation statistics of real activations) with untrained weights: speed does not depend on
 training, and the organism ships no crosscoder.
+
+The organism is `--size default` (the study's organism; its twin answers with whole tool calls)
+unless --size or --organism say otherwise; the micro twin answers in a few tokens, so its
+evaluation is nearly all prompt prefill, which batching cannot shorten.
 
 Usage (from the repository root, so this checkout's crossdiff is imported):
     flock /tmp/crossdiff-heavy.lock env PYTHONPATH=. python benchmarks/intervene.py [--organism DIR]
@@ -126,7 +133,7 @@ def main() -> None:
     """Run the benchmark and print one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--organism", type=Path, default=None, help="organism dir (rl/, base/)")
-    parser.add_argument("--size", default="micro", help="organism size to build if none given")
+    parser.add_argument("--size", default="default", help="organism size to build if none given")
     parser.add_argument("--prompts", type=int, default=64, help="prompts per speed measurement")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -143,6 +150,12 @@ def main() -> None:
         default=1,
         help="torch threads (1: the organism's models are tiny and latency-bound; extra threads "
         "only add contention on a shared 2-core machine)",
+    )
+    parser.add_argument(
+        "--eval-threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch threads for batch_speedup's evaluations (default: as crossdiff eval, all)",
     )
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -212,16 +225,21 @@ def main() -> None:
             max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
         )
         single_config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=1)
-        start = time.perf_counter()
-        evaluate(pair.model_a, pair.tokenizer, test, batched_config)
-        batched_seconds = time.perf_counter() - start
         # answer lengths vary from prompt to prompt, so a subset extrapolates only roughly
         subset = test[: args.single_subset] if args.single_subset else test
-        start = time.perf_counter()
-        evaluate(pair.model_a, pair.tokenizer, subset, single_config)
-        single_seconds = time.perf_counter() - start
+
+        def seconds_to_evaluate(prompts: list, config: GenerationConfig, threads: int) -> float:
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            evaluate(pair.model_a, pair.tokenizer, prompts, config)
+            return time.perf_counter() - start
+
+        batched_seconds = seconds_to_evaluate(test, batched_config, args.eval_threads)
+        single_seconds = seconds_to_evaluate(subset, single_config, args.eval_threads)
+        single_one_thread_seconds = seconds_to_evaluate(subset, single_config, 1)
         batched_per_prompt = batched_seconds / len(test)
         single_per_prompt = single_seconds / len(subset)
+        single_one_thread_per_prompt = single_one_thread_seconds / len(subset)
 
     result = {
         "organism": str(args.organism)
@@ -269,9 +287,12 @@ def main() -> None:
         },
         "load_average_1min": {"start": load_start, "end": os.getloadavg()[0]},
         "batch_speedup": single_per_prompt / batched_per_prompt,
+        "batch_speedup_vs_single_one_thread": single_one_thread_per_prompt / batched_per_prompt,
+        "eval_threads": args.eval_threads,
         "batched_eval_seconds_test": batched_seconds,
         "batched_eval_prompts": len(test),
         "single_eval_seconds_subset": single_seconds,
+        "single_eval_seconds_subset_one_thread": single_one_thread_seconds,
         "single_eval_prompts": len(subset),
         "single_eval_extrapolated": (
             f"one-at-a-time timed on the first {len(subset)} prompts of test and extrapolated per "

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import torch
 
 from crossdiff.errors import CrossdiffError
+from crossdiff.evals.kv_cache import reserved_cache
 from crossdiff.seeding import check_seed, derive_seed
 
 
@@ -82,11 +83,15 @@ class StepObserver(Protocol):
 
 
 class CachedForward:
-    """One model's forward over a left-padded batch, keeping its KV cache between steps."""
+    """One model's forward over a left-padded batch, keeping its KV cache between steps.
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    The cache writes new tokens in place (`reserved_cache`), with room for `reserve` of them
+    after the prompt before it first grows.
+    """
+
+    def __init__(self, model: torch.nn.Module, reserve: int = 64) -> None:
         self.model = model
-        self.cache: Any = None
+        self.cache: Any = reserved_cache(model.config, reserve)
 
     def __call__(self, context: ForwardContext) -> torch.Tensor:
         """Run the model on the context's ids and return the last position's logits [B, V]."""
@@ -193,7 +198,7 @@ def generate_batch_ids(
     stopped_B = torch.zeros(rows, dtype=torch.bool)
     new_tokens_BN = torch.full((rows, config.max_new_tokens), pad_id, dtype=torch.long)
     lengths_B = mask_BT.sum(dim=-1)
-    forward = CachedForward(model)
+    forward = CachedForward(model, reserve=config.max_new_tokens)
     context = ForwardContext(
         0,
         ids_BT,

@@ -25,11 +25,12 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from transformers import DynamicCache, PreTrainedModel
+from transformers import PreTrainedModel
 
 from crossdiff.errors import CrossdiffError
 from crossdiff.evals.dictionaries import Dictionary
 from crossdiff.evals.interventions import Intervention, PreparedEdit
+from crossdiff.evals.kv_cache import reserved_cache
 from crossdiff.evals.positions import Phase, edit_mask
 from crossdiff.evals.prompt_cache import PromptActivationCache
 from crossdiff.models.capture import forward_to_hook
@@ -134,7 +135,7 @@ class _LockstepIntervention:
         if policy == "all":
             # The other model runs in lockstep on every token, so it keeps its own KV cache.
             if phase == "prefill":
-                self.state.other_cache = DynamicCache(config=self.other.config)
+                self.state.other_cache = reserved_cache(self.other.config)
             self.state.rows_other_ND = self._run_other(input_ids, kwargs)[mask]
             return
         # Prefill-only policies: the other model's rows depend only on the prompt batch, so they
