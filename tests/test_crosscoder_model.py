@@ -223,3 +223,26 @@ def test_partition_slices_and_sizes() -> None:
     assert sizes == {"a_exclusive": 819, "b_exclusive": 819, "shared": 6554}
     plain = Crosscoder(CrosscoderConfig(widths=(4, 4), dict_size=100))
     assert plain.partition_slices()["shared"] == slice(0, 100)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_norm_weighted_dfc_penalty_cannot_be_evaded_by_rescaling(weighted: bool) -> None:
+    """Shrinking every code by c and growing its decoder vectors by c keeps the reconstruction;
+    the study's unweighted DFC penalties shrink by c, the decoder-norm-weighted ones stay."""
+    x_a, x_b = _data()
+    config = _config("relu", lambda_shared=1.0, lambda_excl=1.0, dfc_norm_weighted=weighted)
+    model = Crosscoder(config, _stats(x_a, x_b))
+    x_norm = model.normalise(x_a, x_b)
+    with torch.no_grad():
+        before = model.training_forward(x_norm)
+        _, parts_before = training_loss(model, before)
+        model.W_enc_Dd /= 4
+        model.b_enc_D /= 4
+        model.W_dec_Dd *= 4
+        after = model.training_forward(x_norm)
+        _, parts_after = training_loss(model, after)
+    torch.testing.assert_close(after.x_hat, before.x_hat, rtol=1e-4, atol=1e-5)
+    for part in ("dfc_shared", "dfc_excl"):
+        expected = parts_before[part] if weighted else parts_before[part] / 4
+        assert parts_after[part] == pytest.approx(expected, rel=1e-4)
+        assert parts_before[part] > 0

@@ -48,6 +48,12 @@ def train_command(
         float | None, typer.Option(help=field_help(CC, "lambda_shared"))
     ] = None,
     lambda_excl: Annotated[float | None, typer.Option(help=field_help(CC, "lambda_excl"))] = None,
+    dfc_norm_weighted: Annotated[
+        bool | None,
+        typer.Option(
+            "--dfc-norm-weighted/--dfc-unweighted", help=field_help(CC, "dfc_norm_weighted")
+        ),
+    ] = None,
     normalisation: Annotated[str | None, typer.Option(help=field_help(CC, "normalisation"))] = None,
     steps: Annotated[int | None, typer.Option(help=field_help(TC, "steps"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=field_help(TC, "batch_size"))] = None,
@@ -84,6 +90,7 @@ def train_command(
             l1_coeff=l1_coeff,
             lambda_shared=lambda_shared,
             lambda_excl=lambda_excl,
+            dfc_norm_weighted=dfc_norm_weighted,
             normalisation=normalisation,
         ),
     )

@@ -51,6 +51,12 @@ class CrosscoderConfig(BaseModel):
         description="DFC loss: coefficient of mean|f| over each model's features incl. its "
         "exclusive partition (study: 0 free, 1e-3 penalised).",
     )
+    dfc_norm_weighted: bool = Field(
+        False,
+        description="DFC loss: weight each |f_i| by its summed decoder norm (as the "
+        "decoder-norm-weighted L1 does). The study's unweighted penalties can be evaded by "
+        "shrinking codes and growing decoder vectors; weighted, they cannot.",
+    )
     auxk_coeff: float = Field(1 / 32, description="Coefficient of the AuxK dead-feature loss.")
     k_aux: int = Field(256, description="Dead features used by the AuxK loss per sample.")
     dead_after_tokens: int = Field(

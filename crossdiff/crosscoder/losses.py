@@ -24,12 +24,18 @@ def decoder_weighted_l1(model: Crosscoder, out: TrainOutput) -> Tensor:
 
 
 def dfc_penalties(model: Crosscoder, out: TrainOutput) -> tuple[Tensor, Tensor]:
-    """The study's (mean|f_shared|, ½(mean|f_{A∪shared}| + mean|f_{B∪shared}|))."""
+    """The study's (mean|f_shared|, ½(mean|f_{A∪shared}| + mean|f_{B∪shared}|)).
+
+    With `dfc_norm_weighted`, every |f_i| is multiplied by Σ_m ||W_dec[i, m]|| first.
+    """
     batch = out.x_norm.shape[0]
     ranges = model.partition_slices()
-    a_sum = out.abs_sum_D[ranges["a_exclusive"]].sum()
-    b_sum = out.abs_sum_D[ranges["b_exclusive"]].sum()
-    shared_sum = out.abs_sum_D[ranges["shared"]].sum()
+    abs_sum_D = out.abs_sum_D
+    if model.config.dfc_norm_weighted:
+        abs_sum_D = abs_sum_D * model.decoder_norms().sum(dim=1)
+    a_sum = abs_sum_D[ranges["a_exclusive"]].sum()
+    b_sum = abs_sum_D[ranges["b_exclusive"]].sum()
+    shared_sum = abs_sum_D[ranges["shared"]].sum()
     n_a, n_b = model.config.partition_sizes
     n_shared = model.config.dict_size - n_a - n_b
     shared = shared_sum / (batch * n_shared)
