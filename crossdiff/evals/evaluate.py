@@ -13,34 +13,16 @@ from typing import Any
 import torch
 
 from crossdiff.evals.generate import Generation, GenerationConfig, StepObserver, generate
+from crossdiff.evals.runs import GenerationRecord
 from crossdiff.organism.tokenizer import ENDOFTEXT
 from crossdiff.world import ToolPrompt, render_prompt, score_response, summarize
-
-
-@dataclass(frozen=True)
-class PromptRecord:
-    """One prompt's result: its id, the generated text, whether it ended cleanly, its scores."""
-
-    prompt_id: str
-    text: str
-    stopped: bool
-    score: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSONL form of the record."""
-        return {
-            "prompt_id": self.prompt_id,
-            "text": self.text,
-            "stopped": self.stopped,
-            **self.score,
-        }
 
 
 @dataclass(frozen=True)
 class Evaluation:
     """Per-prompt records and the world's summary of their scores."""
 
-    records: list[PromptRecord]
+    records: list[GenerationRecord]
     summary: dict[str, Any]
 
 
@@ -59,22 +41,30 @@ def evaluate(
     chat_template: bool = True,
     observers: Sequence[StepObserver] = (),
     progress: Callable[[int], None] | None = None,
+    condition: str = "none",
+    sample: int = 0,
 ) -> Evaluation:
-    """Generate an answer to every prompt (greedy unless `config` samples) and score it."""
+    """Generate an answer to every prompt (greedy unless `config` samples) and score it.
+
+    `condition` and `sample` label the records (as written to a run's generations.jsonl).
+    """
     texts = render_prompts(prompts, tokenizer, chat_template)
     generations = generate(model, tokenizer, texts, config, observers, progress)
-    return score_generations(prompts, generations)
+    return score_generations(prompts, generations, condition, sample)
 
 
 def score_generations(
-    prompts: Sequence[ToolPrompt], generations: Sequence[Generation]
+    prompts: Sequence[ToolPrompt],
+    generations: Sequence[Generation],
+    condition: str = "none",
+    sample: int = 0,
 ) -> Evaluation:
     """Score generated answers against their prompts and summarise."""
     scores = [
         score_response(gen.text, prompt) for prompt, gen in zip(prompts, generations, strict=True)
     ]
     records = [
-        PromptRecord(prompt.id, gen.text, gen.stopped, score.to_dict())
+        GenerationRecord(prompt.id, sample, condition, gen.text, gen.stopped, score.to_dict())
         for prompt, gen, score in zip(prompts, generations, scores, strict=True)
     ]
     return Evaluation(records=records, summary=summarize(scores))

@@ -196,11 +196,10 @@ def run_eval(
                 sample_config(spec.generation, sample),
                 chat_template=spec.chat_template,
                 progress=lambda done: progress.advance(task, done),
+                condition=spec.condition,
+                sample=sample,
             )
-            records.extend(
-                GenerationRecord(r.prompt_id, sample, spec.condition, r.text, r.stopped, r.score)
-                for r in evaluation.records
-            )
+            records.extend(evaluation.records)
     elapsed = time.perf_counter() - started
     summary = {
         "crossdiff_version": __version__,
