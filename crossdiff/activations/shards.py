@@ -138,4 +138,11 @@ def read_row_fields(directory: Path, info: ShardInfo) -> dict[str, Tensor]:
     """Read only the per-row metadata tensors of a shard (no activations, no checksum)."""
     check_shard_size(directory, info)
     with safetensors.safe_open(str(directory / info.file), framework="pt") as handle:
+        available = set(handle.keys())
+        missing = [name for name in ROW_FIELDS if name not in available]
+        if missing:
+            raise CrossdiffError(
+                f"shard {directory / info.file} lacks the row fields {missing}: it was written by "
+                "an older crossdiff; collect the store again"
+            )
         return {name: handle.get_tensor(name) for name in ROW_FIELDS}

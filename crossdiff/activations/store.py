@@ -17,6 +17,7 @@ from torch import Tensor
 
 from crossdiff.activations.loader import stream_batches
 from crossdiff.activations.shards import (
+    ROW_FIELDS,
     STORAGE_DTYPES,
     ShardInfo,
     check_shard_size,
@@ -111,29 +112,35 @@ class ActivationStore:
         with path.open() as handle:
             return [json.loads(line) for line in handle if line.strip()]
 
+    def row_columns(self) -> dict[str, Tensor]:
+        """text_index, position and token_id of every row in store order, as int64 tensors."""
+        parts = [read_row_fields(self.path, info) for info in self.shards]
+        return {
+            name: torch.cat([part[name].long() for part in parts])
+            if parts
+            else torch.zeros(0, dtype=torch.long)
+            for name in ROW_FIELDS
+        }
+
     def rows(self) -> list[dict[str, Any]]:
-        """Per-row metadata in store order: source, text_id, text_index, position, token_id."""
+        """Per-row metadata in store order: source, text_id, text_index, position, token_id.
+
+        One dict per row; for large stores use `row_columns()`.
+        """
         texts = self.texts()
-        out: list[dict[str, Any]] = []
-        for info in self.shards:
-            fields = read_row_fields(self.path, info)
+        columns = self.row_columns()
+        return [
+            {
+                "source": texts[text_index]["source"],
+                "text_id": texts[text_index]["text_id"],
+                "text_index": text_index,
+                "position": position,
+                "token_id": token_id,
+            }
             for text_index, position, token_id in zip(
-                fields["text_index"].tolist(),
-                fields["position"].tolist(),
-                fields["token_id"].tolist(),
-                strict=True,
-            ):
-                text = texts[text_index]
-                out.append(
-                    {
-                        "source": text["source"],
-                        "text_id": text["text_id"],
-                        "text_index": text_index,
-                        "position": position,
-                        "token_id": token_id,
-                    }
-                )
-        return out
+                *(columns[name].tolist() for name in ROW_FIELDS), strict=True
+            )
+        ]
 
     def load_all(self) -> tuple[Tensor, Tensor]:
         """Every row as float32 (x_A (n, d_A), x_B (n, d_B)); for stores that fit in memory."""

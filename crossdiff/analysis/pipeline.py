@@ -217,7 +217,7 @@ def analyze_store(
             f"widths {tuple(crosscoder.config.widths)}: analyse it on a store of the hook points "
             "it was trained on"
         )
-    rows = RowTable.from_rows(store.rows(), where=str(store.path))
+    rows = RowTable.from_store(store)
     texts = {int(entry["index"]): str(entry["text"]) for entry in store.texts()}
     progress = Progress(
         TextColumn("analysing"),

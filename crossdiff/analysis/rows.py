@@ -1,7 +1,8 @@
 """Row metadata of an activation store as columns: which text, position and token each row is.
 
-`RowTable` is built from `ActivationStore.rows()` (a list of dicts) once, so the analysis can
-select rows and look up token contexts with array operations instead of Python loops over rows.
+`RowTable` is built once from the store's row columns (`RowTable.from_store`), so the analysis
+can select rows and look up token contexts with array operations instead of Python loops over
+rows.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from crossdiff.activations.store import ActivationStore
 from crossdiff.analysis.config import source_matches
 from crossdiff.errors import CrossdiffError
 from crossdiff.seeding import derive_seed
@@ -53,6 +55,30 @@ class RowTable:
             source_index=np.array([lookup[label] for label in labels], dtype=np.int64),
             sources=sources,
             text_ids=tuple(str(row["text_id"]) for row in rows),
+        )
+
+    @staticmethod
+    def from_store(store: ActivationStore) -> RowTable:
+        """Build the table from an activation store's row columns and texts table."""
+        columns = store.row_columns()
+        text_index = columns["text_index"].numpy().astype(np.int64)
+        texts = store.texts()
+        # sources in the order their first row appears, as `from_rows` orders them
+        first_rows = np.unique(text_index, return_index=True)[1]
+        texts_in_order = text_index[np.sort(first_rows)].tolist()
+        sources = tuple(dict.fromkeys(str(texts[i]["source"]) for i in texts_in_order))
+        lookup = {label: i for i, label in enumerate(sources)}
+        source_of_text = np.array(
+            [lookup.get(str(text["source"]), -1) for text in texts], dtype=np.int64
+        )
+        text_id_of_text = [str(text["text_id"]) for text in texts]
+        return RowTable(
+            text_index=text_index,
+            position=columns["position"].numpy().astype(np.int64),
+            token_id=columns["token_id"].numpy().astype(np.int64),
+            source_index=source_of_text[text_index],
+            sources=sources,
+            text_ids=tuple(text_id_of_text[i] for i in text_index.tolist()),
         )
 
     def source_mask(self, selectors: tuple[str, ...]) -> np.ndarray:

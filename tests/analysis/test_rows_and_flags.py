@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
 import pytest
+from safetensors.torch import load_file, save_file
 
+from crossdiff.activations.store import TEXTS_FILE, ActivationStore
+from crossdiff.activations.synthetic import write_synthetic_store
 from crossdiff.analysis import AnalysisConfig, DecoderGeometry, LatentScaling
 from crossdiff.analysis.pipeline import looks_exclusive_only
-from crossdiff.analysis.rows import sample_rows
+from crossdiff.analysis.rows import RowTable, sample_rows
+from crossdiff.errors import CrossdiffError
 
 from .rowdata import table
 
@@ -22,6 +27,47 @@ def test_last_rows_and_source_selection() -> None:
     np.testing.assert_array_equal(rows.last_rows(), [1, 4, 5])
     assert rows.source_mask(("tool_prompts",)).tolist() == [True, True, False, False, False, False]
     assert rows.source_mask(("general:train",)).sum() == 3
+
+
+def test_table_from_store_columns_equals_table_from_row_dicts(tmp_path) -> None:
+    write_synthetic_store(tmp_path / "s", 47, widths=(3, 5), shard_size=10, rows_per_text=4)
+    labels = ["general:train", "tool_prompts:dev", "general:train", "other"]
+    texts = [json.loads(line) for line in (tmp_path / "s" / TEXTS_FILE).read_text().splitlines()]
+    lines = [
+        json.dumps({**text, "source": labels[i % 4], "text_id": f"t{i}"})
+        for i, text in enumerate(texts)
+    ]
+    (tmp_path / "s" / TEXTS_FILE).write_text("\n".join(lines) + "\n")
+    store = ActivationStore(tmp_path / "s")
+    from_columns = RowTable.from_store(store)
+    from_dicts = RowTable.from_rows(store.rows())
+    assert (
+        from_columns.sources
+        == from_dicts.sources
+        == (
+            "general:train",
+            "tool_prompts:dev",
+            "other",
+        )
+    )
+    assert from_columns.text_ids == from_dicts.text_ids
+    for name in ("text_index", "position", "token_id", "source_index"):
+        np.testing.assert_array_equal(getattr(from_columns, name), getattr(from_dicts, name))
+    assert len(from_columns) == 47
+
+
+def test_a_store_without_row_fields_is_refused_with_the_fix(tmp_path) -> None:
+    write_synthetic_store(tmp_path / "s", 20, widths=(3, 5), shard_size=10, rows_per_text=4)
+    manifest_path = tmp_path / "s" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    first = manifest["shards"][0]
+    shard = load_file(tmp_path / "s" / first["file"])
+    del shard["token_id"]  # as a store written before rows carried their token ids
+    save_file(shard, tmp_path / "s" / first["file"])
+    first["bytes"] = (tmp_path / "s" / first["file"]).stat().st_size
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CrossdiffError, match=r"lacks the row fields \['token_id'\].*collect"):
+        RowTable.from_store(ActivationStore(tmp_path / "s"))
 
 
 def test_sample_is_seeded_sorted_and_bounded() -> None:
