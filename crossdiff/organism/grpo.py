@@ -4,6 +4,8 @@ Each step samples `group_size` answers to each of `prompts_per_step` training pr
 scores them with the world's scorer, normalises rewards within each prompt's group, and takes one
 AdamW step on  -advantage * log p(answer) + kl_weight * KL(policy || base)  averaged over each
 answer's tokens, then over answers. With one update per batch the PPO ratio is 1, so no clipping.
+Both distributions are taken at the sampling temperature, so the policy optimised is the one
+sampled.
 
 For speed the prompt (all but its last token) is run once per prompt without gradient and its KV
 cache is shared by the group; the gradient flows through the prompt's last token and the answer.
@@ -61,8 +63,10 @@ def answer_logprobs(
     answer_ids_NC: torch.Tensor,
     answer_mask_NC: torch.Tensor,
     group_size: int,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
-    """Log-probabilities [N, C] of each answer token given its prompt (N = P * group_size).
+    """Log-probabilities [N, C] of each answer token given its prompt (N = P * group_size),
+    under the model's distribution at `temperature` (the one answers are sampled from).
 
     Prompts are left-padded; answers right-padded (mask 0 on padding). The prompt minus its last
     token is run without gradient, its cache repeated for the group; gradient (if enabled by the
@@ -91,7 +95,7 @@ def answer_logprobs(
         cache=cache,
         use_cache=True,
     ).logits.float()
-    logprobs_NCV = torch.log_softmax(logits_NCV, dim=-1)
+    logprobs_NCV = torch.log_softmax(logits_NCV / temperature, dim=-1)
     return logprobs_NCV.gather(-1, answer_ids_NC[:, :, None]).squeeze(-1)
 
 
@@ -169,6 +173,7 @@ def grpo_loss(
         rollouts.answer_ids_NC,
         rollouts.answer_mask_NC,
         group,
+        config.temperature,
     )
     with torch.no_grad():
         reference_NC = answer_logprobs(reference, *args)

@@ -1,10 +1,14 @@
-"""GRPO's pieces: the reward from the shared scorer and group-normalised advantages."""
+"""GRPO's pieces: the reward from the shared scorer, group-normalised advantages, and the answers'
+log-probabilities from a shared prompt cache."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from crossdiff.organism.grpo import group_advantages, reward
+from crossdiff.evals.generate import left_pad
+from crossdiff.models.tiny import tiny_causal_lm
+from crossdiff.organism.grpo import answer_logprobs, group_advantages, reward
 from crossdiff.world import load_split, reference_response, score_response
 
 DEV = load_split("dev", 0, 40)
@@ -55,3 +59,32 @@ def test_step_prompts_hold_the_no_tool_share_and_are_seeded() -> None:
     assert [p.id for p in step_prompts(prompts, config, random.Random(3))] == [p.id for p in batch]
     only_tool = [p for p in prompts if p.has_tool]
     assert all(p.has_tool for p in step_prompts(only_tool, config, random.Random(3)))
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_answer_logprobs_match_a_full_forward_at_the_temperature(temperature: float) -> None:
+    model = tiny_causal_lm("qwen2", 97, 32, 2, seed=0).eval()
+    prompts = [[5, 6, 7, 8, 9], [11, 12, 13]]
+    answers = [[20, 21, 22], [23, 24, 0], [30, 31, 32], [33, 0, 0]]  # group of 2, right-padded
+    lengths = [3, 2, 3, 1]
+    group = 2
+    prompt_ids_PT, prompt_mask_PT = left_pad(prompts, 0)
+    answer_ids_NC = torch.tensor(answers)
+    answer_mask_NC = torch.tensor([[1] * n + [0] * (3 - n) for n in lengths])
+    with torch.no_grad():
+        got_NC = answer_logprobs(
+            model,
+            prompt_ids_PT,
+            prompt_mask_PT,
+            answer_ids_NC,
+            answer_mask_NC,
+            group,
+            temperature,
+        )
+        for row, (answer, length) in enumerate(zip(answers, lengths, strict=True)):
+            ids = torch.tensor([prompts[row // group] + answer[:length]])
+            logits_TV = model(input_ids=ids).logits[0].float()
+            logprobs_TV = torch.log_softmax(logits_TV / temperature, dim=-1)
+            start = len(prompts[row // group]) - 1
+            want = [logprobs_TV[start + t, answer[t]] for t in range(length)]
+            assert torch.allclose(got_NC[row, :length], torch.stack(want), atol=1e-5)
