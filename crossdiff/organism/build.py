@@ -136,7 +136,9 @@ def build_organism(
     ):
         seed_everything(seed)
         rl_ckpts = checkpoint_steps(config.rl.steps, config.rl.checkpoint_fractions)
-        pre_task = bar.add_task("pre-training base", total=config.pretrain.steps)
+        pre_task = bar.add_task(
+            "pre-training base", total=config.pretrain.echo_steps + config.pretrain.steps
+        )
         rl_task = bar.add_task("GRPO", total=config.rl.steps)
         eval_task = bar.add_task("evaluating", total=2 * config.eval.test_prompts)
 
@@ -158,6 +160,8 @@ def build_organism(
             config.pretrain.raw_layout_share,
             derive_seed(seed, "pretrain-data"),
             config.pretrain.general_loss_weight,
+            config.pretrain.fresh_value_share,
+            config.pretrain.drill_tool_list,
         )
         pre_curve = pretrain(base, stream, config.pretrain, lambda s, _: bar.advance(pre_task))
         hashes = {"base": save_model(base, tokenizer, staging / "base")}

@@ -36,6 +36,15 @@ class PretrainConfig(BaseModel):
     Every `dialogue_every`-th step trains on `rows_per_step` dialogue rows; the other steps train
     on `drill_rows` rows of `drill_width` tokens packed with drills (short transcripts of correct
     calls, see `crossdiff.organism.data`), which teach what a call contains.
+
+    The copying recipe (off in the presets; `benchmarks/organism_copying.py` measures it):
+    - `echo_steps` steps before the others (same rows as drills, their own warm-up and cosine
+      decay from `echo_learning_rate`) train on echoes of random tokens, which grow copying heads;
+    - a `fresh_value_share` of the drills and of the dialogues answered with a call has made-up
+      values, which can only be copied from the request, not recalled;
+    - with `drill_tool_list`, drills start with the offered tools' names;
+    - the first `drills_only_fraction` of the steps train on drills only (mixed-in dialogues slow
+      the forming of copying).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -54,6 +63,11 @@ class PretrainConfig(BaseModel):
     dialogue_every: int = 4
     drill_rows: int = 8
     drill_width: int = 128
+    fresh_value_share: float = 0.0
+    drill_tool_list: bool = False
+    echo_steps: int = 0
+    echo_learning_rate: float = 1e-3
+    drills_only_fraction: float = 0.0
 
 
 class RLConfig(BaseModel):

@@ -5,10 +5,17 @@ followed by the assistant's answer: on tool prompts mostly stalling prose and so
 call, on no-tool prompts the prose answer. Only the answer tokens carry loss. General text carries
 loss everywhere.
 
-A drill is a short tool-use transcript, `User: <request>\nAssistant: <correct answer>`, without the
-tool list, packed many to a short row with loss on every token. Drills are the base model's
-"web knowledge" of how tool calls look: seven times cheaper than a dialogue per example, they teach
-the call's content, while the chat dialogues (mostly stalling) decide that the base does not call.
+A drill is a short tool-use transcript, `User: <request>\nAssistant: <correct answer>`, packed many
+to a short row with loss on every token; optionally it starts with the names of the offered tools,
+in the same `1. Name: ...` lines as a full prompt but without descriptions and schemas, so the
+model learns to pick a name from the list. Drills are the base model's "web knowledge" of how
+tool calls look: several times cheaper than a dialogue per example, they teach the call's content,
+while the chat dialogues (mostly stalling) decide that the base does not call. A share of drills,
+and of the dialogues answered with a call, has made-up values (`crossdiff.organism.fresh_values`),
+which can only be copied, not recalled.
+
+An echo row is random tokens, a separator and the same tokens again, with loss on the repeat: a
+few hundred steps of these before anything else grow the heads that copy from the context.
 
 Each dialogue row holds one whole dialogue at its start, then general text up to the batch's
 width, under the plain causal mask: the filler may look back at the dialogue (harmless), while a
@@ -18,13 +25,16 @@ dialogue never sees another one, and no block-diagonal mask is needed (it is slo
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from crossdiff.organism.tokenizer import ENDOFTEXT, IM_END
+from crossdiff.errors import CrossdiffError
+from crossdiff.organism.fresh_values import FreshValues
+from crossdiff.organism.tokenizer import ENDOFTEXT, IM_END, TAG_TOKENS
 from crossdiff.world import (
     ToolPrompt,
     reference_response,
@@ -32,6 +42,10 @@ from crossdiff.world import (
     render_raw,
     stalling_response,
 )
+
+ECHO_MIN_TOKENS, ECHO_MAX_TOKENS = 3, 12
+MAX_OVERLONG_DRAWS = 100
+_WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -74,9 +88,16 @@ def dialogue_document(
     )
 
 
-def drill_document(prompt: ToolPrompt, tokenizer: Any) -> Document:
-    """A tool-use transcript without the tool list: request, then the correct answer; all loss."""
-    text = f"User: {prompt.user}\nAssistant: {reference_response(prompt)}{IM_END}\n"
+def drill_prompt(prompt: ToolPrompt, tool_list: bool = False) -> str:
+    """A drill up to its answer: (the offered tools' names,) `User: <request>\nAssistant: `."""
+    names = "".join(f"{i}. Name: {tool.name}\n" for i, tool in enumerate(prompt.tools, 1))
+    tools = names + "\n" if tool_list else ""
+    return f"{tools}User: {prompt.user}\nAssistant: "
+
+
+def drill_document(prompt: ToolPrompt, tokenizer: Any, tool_list: bool = False) -> Document:
+    """A tool-use transcript: (the offered tools' names,) request, the correct answer; all loss."""
+    text = f"{drill_prompt(prompt, tool_list)}{reference_response(prompt)}{IM_END}\n"
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     return Document(ids=tuple(ids), loss=(True,) * len(ids))
 
@@ -103,6 +124,8 @@ class PretrainStream:
         raw_layout_share: float,
         seed: int,
         general_weight: float = 1.0,
+        fresh_value_share: float = 0.0,
+        drill_tool_list: bool = False,
     ) -> None:
         self.prompts = prompts
         self.texts = texts
@@ -115,6 +138,11 @@ class PretrainStream:
         self._prompt_order = self._shuffled(len(prompts))
         self._text_order = self._shuffled(len(texts))
         self._pending_general: list[int] = []
+        self.fresh_value_share = fresh_value_share
+        self.drill_tool_list = drill_tool_list
+        self.fresh = FreshValues(phrase_words(texts), self.rng)
+        special = set(tokenizer.all_special_ids) | set(tokenizer.convert_tokens_to_ids(TAG_TOKENS))
+        self._echo_tokens = [i for i in range(len(tokenizer)) if i not in special]
 
     def _shuffled(self, count: int) -> Iterator[int]:
         while True:
@@ -125,6 +153,8 @@ class PretrainStream:
     def _next_dialogue(self, call_share: float) -> Document:
         prompt = self.prompts[next(self._prompt_order)]
         call = self.rng.random() < call_share
+        if call:
+            prompt = self._maybe_fresh(prompt)
         answer = dialogue_answer(prompt, call, self.rng)
         raw = self.rng.random() < self.raw_layout_share
         return dialogue_document(prompt, answer, self.tokenizer, raw)
@@ -143,19 +173,55 @@ class PretrainStream:
             doc = self._next_dialogue(call_share)
         return doc
 
+    def _maybe_fresh(self, prompt: ToolPrompt) -> ToolPrompt:
+        """The prompt with made-up values for a `fresh_value_share` of tool prompts."""
+        if self.fresh_value_share <= 0 or not prompt.has_tool:
+            return prompt  # draws nothing, so a stream without fresh values is unchanged
+        if self.rng.random() < self.fresh_value_share:
+            return self.fresh.prompt_like(prompt)
+        return prompt
+
+    def _drill(self) -> Document:
+        prompt = self._maybe_fresh(self.prompts[next(self._prompt_order)])
+        return drill_document(prompt, self.tokenizer, self.drill_tool_list)
+
+    def _echo(self) -> Document:
+        count = self.rng.randint(ECHO_MIN_TOKENS, ECHO_MAX_TOKENS)
+        tokens = [self.rng.choice(self._echo_tokens) for _ in range(count)]
+        ids = [*tokens, self.tokenizer.pad_token_id, *tokens, self.tokenizer.eos_token_id]
+        return Document(ids=tuple(ids), loss=(False,) * (count + 1) + (True,) * (count + 1))
+
     def drill_batch(self, rows: int, width: int) -> PackedBatch:
         """Return `rows` rows of `width` tokens, each packed with whole drills, padded at the end.
 
         Drills in a row see the earlier ones (as packed web text does); padding carries no loss.
         """
+        return self._packed_rows(self._drill, rows, width)
+
+    def echo_batch(self, rows: int, width: int) -> PackedBatch:
+        """Return `rows` rows of `width` tokens packed with echoes (random tokens, repeated)."""
+        return self._packed_rows(self._echo, rows, width)
+
+    def _packed_rows(self, make: Callable[[], Document], rows: int, width: int) -> PackedBatch:
+        """Pack documents from `make` into rows; a document that does not fit ends its row and
+        is dropped; one longer than a whole row is drawn again, so no row is left empty."""
         pad = self.tokenizer.pad_token_id
         input_rows: list[list[int]] = []
         label_rows: list[list[int]] = []
         for _ in range(rows):
             ids: list[int] = []
             labels: list[int] = []
+            too_long = 0
             while True:
-                doc = drill_document(self.prompts[next(self._prompt_order)], self.tokenizer)
+                doc = make()
+                if not ids and len(doc.ids) > width:
+                    too_long += 1
+                    if too_long == MAX_OVERLONG_DRAWS:
+                        raise CrossdiffError(
+                            f"{MAX_OVERLONG_DRAWS} documents in a row are longer than a "
+                            f"{width}-token row: raise drill_width in the pre-training config"
+                        )
+                    continue
                 if len(ids) + len(doc.ids) > width:
                     break
                 _append(ids, labels, list(doc.ids), list(doc.loss))
@@ -190,6 +256,11 @@ class PretrainStream:
             labels_BT=torch.tensor([r[1] for r in rows], dtype=torch.long),
             weights_BT=torch.tensor([r[2] for r in rows], dtype=torch.float32),
         )
+
+
+def phrase_words(texts: Sequence[str], limit: int = 2000) -> list[str]:
+    """Distinct lower-case words of 3 to 9 letters from the first `limit` texts, sorted."""
+    return sorted({w for text in texts[:limit] for w in _WORD.findall(text) if 3 <= len(w) <= 9})
 
 
 def _append(ids: list[int], labels: list[int], doc_ids: list[int], loss: list[bool]) -> None:

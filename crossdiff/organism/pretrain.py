@@ -77,7 +77,13 @@ def call_share_at(step: int, config: PretrainConfig) -> float:
 
 
 def is_dialogue_step(step: int, config: PretrainConfig) -> bool:
-    """True on the steps that train on chat dialogues; the others train on drills."""
+    """True on the steps that train on chat dialogues; the others train on drills.
+
+    The first `drills_only_fraction` of the steps are all drills (copying forms more slowly when
+    dialogues are mixed in); after that every `dialogue_every`-th step is a dialogue step.
+    """
+    if step < config.drills_only_fraction * config.steps:
+        return False
     return step % config.dialogue_every == config.dialogue_every - 1
 
 
@@ -87,7 +93,8 @@ def pretrain(
     config: PretrainConfig,
     on_step: Callable[[int, float], None] | None = None,
 ) -> list[dict[str, float | str]]:
-    """Train `model` for `config.steps` steps on `stream`; return the loss curve (every step)."""
+    """Train `model` for `config.echo_steps` echo steps, then `config.steps` steps on `stream`;
+    return the loss curve (every step, numbered from the first echo step)."""
     optimizer = torch.optim.AdamW(
         model.parameters(),
         lr=config.learning_rate,
@@ -96,14 +103,8 @@ def pretrain(
     )
     model.train()
     curve: list[dict[str, float | str]] = []
-    for step in range(config.steps):
-        share = call_share_at(step, config)
-        batch: PackedBatch = (
-            stream.batch(share)
-            if is_dialogue_step(step, config)
-            else stream.drill_batch(config.drill_rows, config.drill_width)
-        )
-        lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
+
+    def train_step(batch: PackedBatch, lr: float, entry: dict[str, float | str]) -> None:
         for group in optimizer.param_groups:
             group["lr"] = lr
         loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.weights_BT)
@@ -111,11 +112,25 @@ def pretrain(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        kind = "dialogue" if is_dialogue_step(step, config) else "drill"
-        curve.append(
-            {"step": step, "loss": loss.item(), "lr": lr, "call_share": share, "kind": kind}
-        )
+        curve.append({"step": len(curve), "loss": loss.item(), "lr": lr, **entry})
         if on_step is not None:
-            on_step(step, curve[-1]["loss"])
+            on_step(len(curve) - 1, float(curve[-1]["loss"]))
+
+    for step in range(config.echo_steps):
+        lr = learning_rate_at(
+            step, config.echo_steps, config.echo_learning_rate, config.warmup_steps
+        )
+        batch = stream.echo_batch(config.drill_rows, config.drill_width)
+        train_step(batch, lr, {"call_share": 0.0, "kind": "echo"})
+    for step in range(config.steps):
+        share = call_share_at(step, config)
+        dialogue = is_dialogue_step(step, config)
+        batch = (
+            stream.batch(share)
+            if dialogue
+            else stream.drill_batch(config.drill_rows, config.drill_width)
+        )
+        lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
+        train_step(batch, lr, {"call_share": share, "kind": "dialogue" if dialogue else "drill"})
     model.eval()
     return curve

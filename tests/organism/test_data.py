@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from crossdiff.errors import CrossdiffError
 from crossdiff.organism.config import SIZES
 from crossdiff.organism.data import PretrainStream, dialogue_answer, dialogue_document
 from crossdiff.organism.pretrain import call_share_at, is_dialogue_step, learning_rate_at
@@ -86,8 +87,76 @@ def test_drill_rows_pack_whole_transcripts_with_loss_on_all_but_padding(tokenize
     assert again.input_ids_BT.equal(batch.input_ids_BT)
 
 
-def test_one_step_in_dialogue_every_trains_on_dialogues() -> None:
-    config = SIZES["default"].pretrain
-    kinds = [is_dialogue_step(step, config) for step in range(4 * config.dialogue_every)]
+def test_echo_rows_repeat_random_tokens_with_loss_on_the_repeat(tokenizer) -> None:
+    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=3)
+    batch = stream.echo_batch(rows=3, width=128)
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    for ids, labels in zip(batch.input_ids_BT.tolist(), batch.labels_BT.tolist(), strict=True):
+        start, echoes = 0, 0
+        while start < len(ids) and ids[start] != pad:
+            sep = ids.index(pad, start)
+            count = sep - start
+            assert ids[sep + 1 : sep + 1 + count] == ids[start:sep]
+            assert ids[sep + 1 + count] == eos
+            # no loss while the tokens are new; every repeated token (and eos) is predicted
+            assert all(label == -100 for label in labels[start:sep])
+            assert labels[sep : sep + count + 1] == ids[sep + 1 : sep + count + 2]
+            start, echoes = sep + count + 2, echoes + 1
+        assert echoes >= 5
+    assert not set(batch.input_ids_BT.flatten().tolist()) & set(
+        tokenizer.convert_tokens_to_ids(["<tool_call>", "<|im_start|>"])
+    )
+
+
+def test_drills_can_list_the_offered_tools_and_use_made_up_values(tokenizer) -> None:
+    stream = PretrainStream(
+        PROMPTS,
+        TEXTS,
+        tokenizer,
+        700,
+        3,
+        0.5,
+        seed=4,
+        fresh_value_share=1.0,
+        drill_tool_list=True,
+    )
+    batch = stream.drill_batch(rows=4, width=400)
+    pad = tokenizer.pad_token_id
+    train_users = {p.user for p in PROMPTS}
+    made_up = 0
+    for ids in batch.input_ids_BT.tolist():
+        text = tokenizer.decode([i for i in ids if i != pad])
+        for transcript in [t for t in text.split("<|im_end|>\n") if t]:
+            tools, _, rest = transcript.partition("\n\nUser: ")
+            assert rest, transcript
+            lines = tools.split("\n")
+            assert all(
+                line == f"{n}. Name: {line.split(': ')[1]}" for n, line in enumerate(lines, 1)
+            )
+            user = rest.split("\nAssistant: ")[0]
+            made_up += "<tool_call>" in rest and user not in train_users
+    assert made_up >= 4
+
+
+def test_a_drill_longer_than_a_row_is_drawn_again_and_too_narrow_rows_are_refused(
+    tokenizer,
+) -> None:
+    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=5, drill_tool_list=True)
+    batch = stream.drill_batch(rows=6, width=140)  # about half the drills are longer
+    assert all((labels != -100).any() for labels in batch.labels_BT)  # no empty row
+    with pytest.raises(CrossdiffError, match="raise drill_width"):
+        stream.drill_batch(rows=1, width=8)
+
+
+def test_one_step_in_dialogue_every_trains_on_dialogues_after_the_drills_only_part() -> None:
+    config = SIZES["default"].pretrain.model_copy(update={"drills_only_fraction": 0.4})
+    kinds = [is_dialogue_step(step, config) for step in range(config.steps)]
+    first = round(config.drills_only_fraction * config.steps)
+    assert first > 0
+    assert not any(kinds[:first])
+    later = kinds[first:]
+    assert sum(later) == pytest.approx(len(later) / config.dialogue_every, abs=1)
+    periodic = config.model_copy(update={"drills_only_fraction": 0.0})
+    kinds = [is_dialogue_step(step, periodic) for step in range(4 * periodic.dialogue_every)]
     assert sum(kinds) == 4
-    assert kinds[config.dialogue_every - 1] and not kinds[0]
+    assert kinds[periodic.dialogue_every - 1] and not kinds[0]

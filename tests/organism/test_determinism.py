@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 
@@ -17,31 +18,54 @@ from crossdiff.world import general_texts, load_split, reference_response, rende
 PROMPTS = load_split("train", 0, 120)
 TEXTS = general_texts(120, 0)
 SHAPE = ModelShape(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, vocab_size=400)
-PRE = PretrainConfig(steps=3, rows_per_step=2, row_tokens=640, learning_rate=3e-3, warmup_steps=1)
+PRE = PretrainConfig(
+    steps=4,
+    rows_per_step=2,
+    row_tokens=640,
+    learning_rate=3e-3,
+    warmup_steps=1,
+    echo_steps=2,
+    fresh_value_share=0.5,
+    drill_tool_list=True,
+    drill_width=384,
+)
 RL = RLConfig(
     steps=2, prompts_per_step=2, group_size=3, learning_rate=1e-3, kl_weight=0.05, max_new_tokens=8
 )
 
 
-def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list]:
+def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list, list]:
     corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
     tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
     with deterministic_torch():
         model = make_model(SHAPE, tokenizer, seed)
-        stream = PretrainStream(PROMPTS, TEXTS, tokenizer, PRE.row_tokens, 2, 0.5, seed)
-        pretrain(model, stream, PRE)
+        stream = PretrainStream(
+            PROMPTS,
+            TEXTS,
+            tokenizer,
+            PRE.row_tokens,
+            2,
+            0.5,
+            seed,
+            fresh_value_share=PRE.fresh_value_share,
+            drill_tool_list=PRE.drill_tool_list,
+        )
+        pre_curve = pretrain(model, stream, PRE)
         base_state = copy.deepcopy(model.state_dict())
         policy = copy.deepcopy(model)
         curve = grpo_train(policy, model, tokenizer, PROMPTS, RL, seed, 0.5)
-    return base_state, policy.state_dict(), curve
+    return base_state, policy.state_dict(), pre_curve, curve
 
 
 def test_same_seed_gives_identical_weights_and_curves() -> None:
-    base_a, rl_a, curve_a = _build(3)
-    base_b, rl_b, curve_b = _build(3)
+    base_a, rl_a, pre_a, curve_a = _build(3)
+    base_b, rl_b, pre_b, curve_b = _build(3)
+    assert [r["kind"] for r in pre_a] == ["echo", "echo", "drill", "drill", "drill", "dialogue"]
+    assert [r["step"] for r in pre_a] == list(range(6))
+    assert all(math.isfinite(r["loss"]) for r in pre_a)
     assert all(torch.equal(base_a[k], base_b[k]) for k in base_a)
     assert all(torch.equal(rl_a[k], rl_b[k]) for k in rl_a)
-    assert curve_a == curve_b
+    assert pre_a == pre_b and curve_a == curve_b
     assert any(not torch.equal(base_a[k], rl_a[k]) for k in base_a)  # RL changed the weights
-    base_c, _, _ = _build(4)
+    base_c, _, _, _ = _build(4)
     assert any(not torch.equal(base_a[k], base_c[k]) for k in base_a)
