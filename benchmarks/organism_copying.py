@@ -1,0 +1,143 @@
+"""Does the copying recipe teach a tiny model to copy argument values? Prints one JSON object.
+
+Issue 2's RL twin picks tools but does not copy argument values it never saw. This benchmark
+measures the pre-training recipe that makes a base model copy (`PretrainConfig`'s echo steps,
+made-up values and tool names in drills; off in the presets), against the presets' drills, at the
+same number of steps, shape, tokenizer and seed:
+- plain: `steps` steps of drills as the presets make them;
+- recipe: `echo_steps` of those steps on echoes of random tokens, the rest on drills that list
+  the offered tools and have made-up values in `fresh_share` of them.
+Both train on drills only (no dialogues), then are asked for calls, forced in their own drill
+layout (`...Assistant: <tool_call>` and greedy), on the first 100 `test` tool prompts (`test.*`)
+and on the same prompts re-worded with a train phrasing of the same tool (`reworded.*`; the values
+are still test values, so this is copying without the unseen-phrasing problem).
+
+Run it alone (about 6 minutes on 2 cores):
+
+    flock /tmp/crossdiff-heavy.lock python benchmarks/organism_copying.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import time
+
+import torch
+
+from crossdiff.evals.generate import GenerationConfig, generate
+from crossdiff.organism.build import (
+    GENERAL_TEXTS,
+    TRAIN_PROMPTS,
+    WORLD_SEED,
+    deterministic_torch,
+    tokenizer_corpus,
+)
+from crossdiff.organism.config import SIZES, PretrainConfig
+from crossdiff.organism.data import PretrainStream, drill_prompt
+from crossdiff.organism.pretrain import make_model, pretrain
+from crossdiff.organism.tokenizer import train_tokenizer
+from crossdiff.seeding import derive_seed
+from crossdiff.world import ToolPrompt, general_texts, load_split, score_response, summarize
+from crossdiff.world.catalogue import spec_by_name
+from crossdiff.world.toolspec import fill_template
+
+PROBE_PROMPTS = 100
+
+
+def reworded(prompts: list[ToolPrompt], seed: int) -> list[ToolPrompt]:
+    """The same requests and values, each in a random train phrasing of its tool."""
+    rng = random.Random(seed)
+    out = []
+    for prompt in prompts:
+        assert prompt.expected is not None
+        phrasings = spec_by_name(prompt.expected.name).phrasings_for("train")
+        user = fill_template(rng.choice(phrasings), prompt.expected.arguments)
+        out.append(dataclasses.replace(prompt, user=user))
+    return out
+
+
+def probe(model: torch.nn.Module, tokenizer, prompts: list[ToolPrompt], tool_list: bool) -> dict:
+    """Force a call after each drill prompt, greedy; the world's summary of the scores."""
+    texts = [drill_prompt(p, tool_list) + "<tool_call>\n" for p in prompts]
+    generations = generate(
+        model, tokenizer, texts, GenerationConfig(max_new_tokens=56, batch_size=PROBE_PROMPTS)
+    )
+    scores = [
+        score_response("<tool_call>\n" + g.text, p)
+        for p, g in zip(prompts, generations, strict=True)
+    ]
+    summary = summarize(scores)
+    return {k: summary[k] for k in ("full_correctness", "selection_rate", "arguments_rate")}
+
+
+def main() -> None:
+    """Train both models, probe them, print one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2400)
+    parser.add_argument("--echo-steps", type=int, default=800)
+    parser.add_argument("--fresh-share", type=float, default=0.5)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    shape = SIZES["default"].model.model_copy(update={"num_layers": args.layers})
+    prompts = load_split("train", WORLD_SEED, TRAIN_PROMPTS)
+    texts = general_texts(GENERAL_TEXTS, WORLD_SEED, "train")
+    corpus = tokenizer_corpus(prompts[:3000], texts[:3000], args.seed)
+    tokenizer = train_tokenizer(corpus, shape.vocab_size)
+    test = [p for p in load_split("test", WORLD_SEED) if p.has_tool][:PROBE_PROMPTS]
+    sets = {"test": test, "reworded": reworded(test, args.seed)}
+    common = {
+        "rows_per_step": 4,
+        "row_tokens": 640,
+        "learning_rate": args.learning_rate,
+        "warmup_steps": 50,
+        "drills_only_fraction": 1.0,
+    }
+    variants = {
+        "plain": PretrainConfig(steps=args.steps, **common),
+        "recipe": PretrainConfig(
+            steps=args.steps - args.echo_steps,
+            echo_steps=args.echo_steps,
+            echo_learning_rate=args.learning_rate,
+            fresh_value_share=args.fresh_share,
+            drill_tool_list=True,
+            **common,
+        ),
+    }
+    result: dict = {
+        "layers": args.layers,
+        "total_steps": args.steps,
+        "echo_steps": args.echo_steps,
+        "fresh_share": args.fresh_share,
+        "probe_prompts": len(test),
+    }
+    for name, config in variants.items():
+        model = make_model(shape, tokenizer, derive_seed(args.seed, "init"))
+        stream = PretrainStream(
+            prompts,
+            texts,
+            tokenizer,
+            config.row_tokens,
+            config.rows_per_step,
+            config.raw_layout_share,
+            derive_seed(args.seed, "pretrain-data"),
+            fresh_value_share=config.fresh_value_share,
+            drill_tool_list=config.drill_tool_list,
+        )
+        started = time.perf_counter()
+        with deterministic_torch():
+            pretrain(model, stream, config)
+        result[f"{name}.train_seconds"] = round(time.perf_counter() - started, 1)
+        for set_name, probe_prompts in sets.items():
+            scores = probe(model, tokenizer, probe_prompts, config.drill_tool_list)
+            for key, value in scores.items():
+                result[f"{name}.{set_name}.{key}"] = value
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
