@@ -140,7 +140,7 @@ class PretrainStream:
         self._pending_general: list[int] = []
         self.fresh_value_share = fresh_value_share
         self.drill_tool_list = drill_tool_list
-        self.fresh = FreshValues(phrase_words(texts), self.rng)
+        self.fresh = FreshValues(phrase_words(texts), self.rng) if fresh_value_share > 0 else None
         special = set(tokenizer.all_special_ids) | set(tokenizer.convert_tokens_to_ids(TAG_TOKENS))
         self._echo_tokens = [i for i in range(len(tokenizer)) if i not in special]
 
@@ -175,7 +175,7 @@ class PretrainStream:
 
     def _maybe_fresh(self, prompt: ToolPrompt) -> ToolPrompt:
         """The prompt with made-up values for a `fresh_value_share` of tool prompts."""
-        if self.fresh_value_share <= 0 or not prompt.has_tool:
+        if self.fresh is None or not prompt.has_tool:
             return prompt  # draws nothing, so a stream without fresh values is unchanged
         if self.rng.random() < self.fresh_value_share:
             return self.fresh.prompt_like(prompt)
