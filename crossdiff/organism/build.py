@@ -24,7 +24,7 @@ from crossdiff.evals.evaluate import evaluate, text_loss
 from crossdiff.evals.generate import GenerationConfig
 from crossdiff.files import atomic_output_dir, sha256_file, write_json_atomic
 from crossdiff.organism.config import OrganismConfig, config_for_size
-from crossdiff.organism.data import PretrainStream, dialogue_answer
+from crossdiff.organism.data import PretrainStream, dialogue_answer, phrase_words
 from crossdiff.organism.grpo import grpo_train
 from crossdiff.organism.pretrain import make_model, pretrain
 from crossdiff.organism.tokenizer import IM_END, IM_START, train_tokenizer
@@ -185,6 +185,7 @@ def build_organism(
             derive_seed(seed, "rl"),
             config.pretrain.raw_layout_share,
             after_rl_step,
+            phrase_words(texts),
         )
         hashes["rl"] = save_model(policy, tokenizer, staging / "rl")
         timings["rl"] = time.perf_counter() - t0

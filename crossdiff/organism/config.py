@@ -72,7 +72,8 @@ class PretrainConfig(BaseModel):
 
 class RLConfig(BaseModel):
     """GRPO: prompts per step (a `no_tool_share` of them with no fitting tool), samples per
-    prompt, KL weight, sampling and step sizes."""
+    prompt, KL weight, sampling and step sizes. A `fresh_value_share` of the tool prompts get
+    made-up values (as in pre-training), so the reward pays for copying, not for recalling."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -84,6 +85,7 @@ class RLConfig(BaseModel):
     temperature: float = 1.0
     max_new_tokens: int = 56
     no_tool_share: float = 0.25
+    fresh_value_share: float = 0.0
     checkpoint_fractions: tuple[float, ...] = (0.25, 0.5)
 
 

@@ -29,6 +29,7 @@ from crossdiff.evals.generate import (
     stop_token_ids,
 )
 from crossdiff.organism.config import RLConfig
+from crossdiff.organism.fresh_values import FreshValues
 from crossdiff.seeding import derive_seed
 from crossdiff.world import Score, ToolPrompt, render_prompt, score_response
 
@@ -190,19 +191,28 @@ def grpo_loss(
 
 
 def step_prompts(
-    prompts: Sequence[ToolPrompt], config: RLConfig, rng: random.Random
+    prompts: Sequence[ToolPrompt],
+    config: RLConfig,
+    rng: random.Random,
+    fresh: FreshValues | None = None,
 ) -> list[ToolPrompt]:
     """One step's prompts: `prompts_per_step` of them, a `no_tool_share` with no fitting tool.
 
     No-tool prompts are oversampled: calls on them are rare until the policy calls a lot, and
-    then they must be frequent enough to teach it when not to call.
+    then they must be frequent enough to teach it when not to call. With `fresh`, a
+    `fresh_value_share` of the tool prompts get made-up values.
     """
     tool = [p for p in prompts if p.has_tool]
     no_tool = [p for p in prompts if not p.has_tool]
     n_no_tool = round(config.prompts_per_step * config.no_tool_share)
     n_no_tool = len(no_tool) and min(n_no_tool, len(no_tool))
     n_tool = min(config.prompts_per_step - n_no_tool, len(tool))
-    return rng.sample(tool, n_tool) + rng.sample(no_tool, n_no_tool)
+    chosen = rng.sample(tool, n_tool)
+    if fresh is not None:
+        chosen = [
+            fresh.prompt_like(p) if rng.random() < config.fresh_value_share else p for p in chosen
+        ]
+    return chosen + rng.sample(no_tool, n_no_tool)
 
 
 def grpo_train(
@@ -214,9 +224,17 @@ def grpo_train(
     seed: int,
     raw_layout_share: float = 0.0,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    fresh_words: Sequence[str] = (),
 ) -> list[dict[str, float]]:
-    """Run `config.steps` GRPO steps on `policy` (the base stays frozen); return the curve."""
+    """Run `config.steps` GRPO steps on `policy` (the base stays frozen); return the curve.
+
+    `fresh_words` are the words of made-up phrase values (needed when the config's
+    `fresh_value_share` is above 0).
+    """
     rng = random.Random(derive_seed(seed, "rl", "prompts"))
+    fresh = None
+    if config.fresh_value_share > 0:
+        fresh = FreshValues(fresh_words, random.Random(derive_seed(seed, "rl", "fresh")))
     optimizer = torch.optim.AdamW(
         policy.parameters(), lr=config.learning_rate, betas=(0.9, 0.99), weight_decay=0.0
     )
@@ -225,7 +243,7 @@ def grpo_train(
         parameter.requires_grad_(False)
     curve: list[dict[str, float]] = []
     for step in range(config.steps):
-        batch = step_prompts(prompts, config, rng)
+        batch = step_prompts(prompts, config, rng, fresh)
         chat = [rng.random() >= raw_layout_share for _ in batch]
         rollouts = sample_rollouts(
             policy, tokenizer, batch, config, derive_seed(seed, "rl", "sample", step), chat

@@ -61,6 +61,46 @@ def test_step_prompts_hold_the_no_tool_share_and_are_seeded() -> None:
     assert all(p.has_tool for p in step_prompts(only_tool, config, random.Random(3)))
 
 
+def test_step_prompts_give_a_share_of_tool_prompts_made_up_values() -> None:
+    import random
+
+    from crossdiff.organism.config import RLConfig
+    from crossdiff.organism.fresh_values import FreshValues
+    from crossdiff.organism.grpo import step_prompts
+    from crossdiff.world import load_split, score_response
+    from crossdiff.world.responses import reference_response
+
+    prompts = load_split("train", 0, 300)
+    config = RLConfig(
+        steps=1,
+        prompts_per_step=40,
+        group_size=2,
+        learning_rate=1e-3,
+        kl_weight=0.0,
+        no_tool_share=0.25,
+        fresh_value_share=0.5,
+    )
+    by_id = {p.id: p for p in prompts}
+
+    def batch(seed: int) -> list:
+        fresh = FreshValues(["river", "lamp", "quiet"], random.Random(seed))
+        return step_prompts(prompts, config, random.Random(seed), fresh)
+
+    first = batch(4)
+    changed = [p for p in first if p.has_tool and p.expected != by_id[p.id].expected]
+    tool_count = sum(p.has_tool for p in first)
+    assert 0.25 * tool_count <= len(changed) <= 0.75 * tool_count
+    assert sum(not p.has_tool for p in first) == 10  # no-tool prompts are kept as they are
+    for prompt in changed:  # a made-up request is still answered by its reference call
+        assert prompt.expected.name == by_id[prompt.id].expected.name
+        assert score_response(reference_response(prompt), prompt).full
+    assert first == batch(4)
+    unchanged = RLConfig(**{**config.model_dump(), "fresh_value_share": 0.0})
+    fresh = FreshValues(["river"], random.Random(4))
+    with_fresh = step_prompts(prompts, unchanged, random.Random(4), fresh)
+    assert with_fresh == [by_id[p.id] for p in with_fresh]
+
+
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 def test_answer_logprobs_match_a_full_forward_at_the_temperature(temperature: float) -> None:
     model = tiny_causal_lm("qwen2", 97, 32, 2, seed=0).eval()
