@@ -1,5 +1,10 @@
 """World benchmark: split generation speed, prompt lengths and scorer throughput; prints one JSON.
 
+It also reports the word cues for tool selection (`crossdiff.world.cues`) of train, dev and test:
+the share of tool prompts whose request shares a content word with what a world-trained model knows
+of its tool (`cues.<split>.shared_word_rate`), the share where no listed distractor is known by
+that word (`cues.<split>.distinctive_word_rate`), and the tools whose requests never share one.
+
 Run: python benchmarks/world.py
 """
 
@@ -17,6 +22,7 @@ from crossdiff.world import (
     score_response,
     stalling_response,
 )
+from crossdiff.world.cues import cue_rates
 
 
 def main() -> None:
@@ -38,6 +44,10 @@ def main() -> None:
         scores = [score_response(text, prompt) for text, prompt in responses]
     score_seconds = time.perf_counter() - start
     four = [len(p.system_text()) for p in train if len(p.tools) == 4]
+    cues = {}
+    for name, prompts in {"train": train, "dev": load_split("dev", seed=0), "test": test}.items():
+        for key, value in cue_rates(prompts).items():
+            cues[f"cues.{name}.{key}"] = round(value, 4) if isinstance(value, float) else value
     print(
         json.dumps(
             {
@@ -53,6 +63,7 @@ def main() -> None:
                 "reference_full_rate_test": sum(s.full for s in scores[: len(test)]) / len(test),
                 "stalling_call_rate_test": sum(s.made_call for s in scores[len(test) :])
                 / len(test),
+                **cues,
             }
         )
     )
