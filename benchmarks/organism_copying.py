@@ -78,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--echo-steps", type=int, default=800)
-    parser.add_argument("--fresh-share", type=float, default=0.5)
+    parser.add_argument("--fresh-share", type=float, default=1.0)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
