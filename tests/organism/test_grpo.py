@@ -8,6 +8,7 @@ import torch
 
 from crossdiff.evals.generate import left_pad
 from crossdiff.models.tiny import tiny_causal_lm
+from crossdiff.organism.config import RLConfig
 from crossdiff.organism.grpo import answer_logprobs, group_advantages, reward
 from crossdiff.world import load_split, reference_response, score_response
 
@@ -37,22 +38,28 @@ def test_group_advantages_are_normalised_within_each_group() -> None:
     assert torch.equal(advantages[1], torch.zeros(4))
 
 
-def test_step_prompts_hold_the_no_tool_share_and_are_seeded() -> None:
-    import random
-
-    from crossdiff.organism.config import RLConfig
-    from crossdiff.organism.grpo import step_prompts
-    from crossdiff.world import load_split
-
-    prompts = load_split("train", 0, 300)
-    config = RLConfig(
+def _step_config(
+    prompts_per_step: int, no_tool_share: float, fresh_value_share: float = 0.0
+) -> RLConfig:
+    """An RL config for step_prompts tests (only the prompt mix matters)."""
+    return RLConfig(
         steps=1,
-        prompts_per_step=10,
+        prompts_per_step=prompts_per_step,
         group_size=2,
         learning_rate=1e-3,
         kl_weight=0.0,
-        no_tool_share=0.4,
+        no_tool_share=no_tool_share,
+        fresh_value_share=fresh_value_share,
     )
+
+
+def test_step_prompts_hold_the_no_tool_share_and_are_seeded() -> None:
+    import random
+
+    from crossdiff.organism.grpo import step_prompts
+
+    prompts = load_split("train", 0, 300)
+    config = _step_config(10, 0.4)
     batch = step_prompts(prompts, config, random.Random(3))
     assert len(batch) == 10 and len({p.id for p in batch}) == 10
     assert sum(not p.has_tool for p in batch) == 4  # about 15 % in the split, 40 % here
@@ -64,22 +71,11 @@ def test_step_prompts_hold_the_no_tool_share_and_are_seeded() -> None:
 def test_step_prompts_give_a_share_of_tool_prompts_made_up_values() -> None:
     import random
 
-    from crossdiff.organism.config import RLConfig
     from crossdiff.organism.fresh_values import FreshValues
     from crossdiff.organism.grpo import step_prompts
-    from crossdiff.world import load_split, score_response
-    from crossdiff.world.responses import reference_response
 
     prompts = load_split("train", 0, 300)
-    config = RLConfig(
-        steps=1,
-        prompts_per_step=40,
-        group_size=2,
-        learning_rate=1e-3,
-        kl_weight=0.0,
-        no_tool_share=0.25,
-        fresh_value_share=0.5,
-    )
+    config = _step_config(40, 0.25, fresh_value_share=0.5)
     by_id = {p.id: p for p in prompts}
 
     def batch(seed: int) -> list:
@@ -95,7 +91,7 @@ def test_step_prompts_give_a_share_of_tool_prompts_made_up_values() -> None:
         assert prompt.expected.name == by_id[prompt.id].expected.name
         assert score_response(reference_response(prompt), prompt).full
     assert first == batch(4)
-    unchanged = RLConfig(**{**config.model_dump(), "fresh_value_share": 0.0})
+    unchanged = _step_config(40, 0.25)
     fresh = FreshValues(["river"], random.Random(4))
     with_fresh = step_prompts(prompts, unchanged, random.Random(4), fresh)
     assert with_fresh == [by_id[p.id] for p in with_fresh]
