@@ -71,9 +71,9 @@ def selection_cue(prompt: ToolPrompt) -> SelectionCue:
     request = content_words(prompt.user) - value_words
     shared = request & known_words(prompt.expected.name)
     distractors: set[str] = set()
-    for tool in prompt.tools:
-        if tool.name != prompt.expected.name:
-            distractors |= known_words(tool.name)
+    for listed in prompt.tools:
+        if listed.name != prompt.expected.name:
+            distractors |= known_words(listed.name)
     return SelectionCue(frozenset(shared), frozenset(shared - distractors))
 
 
