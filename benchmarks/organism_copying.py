@@ -12,7 +12,7 @@ layout (`...Assistant: <tool_call>` and greedy), on the first 100 `test` tool pr
 and on the same prompts re-worded with a train phrasing of the same tool (`reworded.*`; the values
 are still test values, so this is copying without the unseen-phrasing problem).
 
-Run it alone (about 6 minutes on 2 cores):
+Run it alone (about 7 minutes on 2 cores):
 
     flock /tmp/crossdiff-heavy.lock python benchmarks/organism_copying.py
 """
@@ -76,8 +76,8 @@ def probe(model: torch.nn.Module, tokenizer, prompts: list[ToolPrompt], tool_lis
 def main() -> None:
     """Train both models, probe them, print one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2400)
-    parser.add_argument("--echo-steps", type=int, default=800)
+    parser.add_argument("--steps", type=int, default=2800)
+    parser.add_argument("--echo-steps", type=int, default=1200)
     parser.add_argument("--fresh-share", type=float, default=1.0)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -130,8 +130,13 @@ def main() -> None:
         )
         started = time.perf_counter()
         with deterministic_torch():
-            pretrain(model, stream, config)
+            curve = pretrain(model, stream, config)
         result[f"{name}.train_seconds"] = round(time.perf_counter() - started, 1)
+        echo_losses = [float(row["loss"]) for row in curve if row["kind"] == "echo"]
+        if echo_losses:  # below ~0.5 the copying heads have formed; ~7 at chance
+            result[f"{name}.echo_loss_last_100_steps"] = round(
+                sum(echo_losses[-100:]) / len(echo_losses[-100:]), 3
+            )
         for set_name, probe_prompts in sets.items():
             scores = probe(model, tokenizer, probe_prompts, config.drill_tool_list)
             for key, value in scores.items():

@@ -38,8 +38,8 @@ class PretrainConfig(BaseModel):
     calls, see `crossdiff.organism.data`), which teach what a call contains.
 
     The copying recipe (off in the presets; `benchmarks/organism_copying.py` measures it):
-    - `echo_steps` steps before the others (same rows as drills, their own warm-up and cosine
-      decay from `echo_learning_rate`) train on echoes of random tokens, which grow copying heads;
+    - `echo_steps` steps before the others (same rows as drills, their own warm-up to a constant
+      `echo_learning_rate`) train on echoes of random tokens, which grow copying heads;
     - a `fresh_value_share` of the drills and of the dialogues answered with a call has made-up
       values, which can only be copied from the request, not recalled;
     - with `drill_tool_list`, drills start with the offered tools' names;

@@ -63,6 +63,8 @@ def test_schedules() -> None:
     lrs = [learning_rate_at(s, config.steps, 1.0, config.warmup_steps) for s in range(config.steps)]
     assert max(lrs) == pytest.approx(1.0)
     assert lrs[-1] == pytest.approx(0.1)
+    held = [learning_rate_at(s, 40, 2.0, 5, final_fraction=1.0) for s in range(40)]
+    assert held[:5] == pytest.approx([0.4, 0.8, 1.2, 1.6, 2.0]) and held[4:] == [2.0] * 36
 
 
 def test_drill_rows_pack_whole_transcripts_with_loss_on_all_but_padding(tokenizer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 
+import pytest
 import torch
 
 from crossdiff.organism.build import deterministic_torch
@@ -24,7 +25,7 @@ PRE = PretrainConfig(
     row_tokens=640,
     learning_rate=3e-3,
     warmup_steps=1,
-    echo_steps=2,
+    echo_steps=3,
     fresh_value_share=0.5,
     drill_tool_list=True,
     drill_width=384,
@@ -60,8 +61,12 @@ def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor],
 def test_same_seed_gives_identical_weights_and_curves() -> None:
     base_a, rl_a, pre_a, curve_a = _build(3)
     base_b, rl_b, pre_b, curve_b = _build(3)
-    assert [r["kind"] for r in pre_a] == ["echo", "echo", "drill", "drill", "drill", "dialogue"]
-    assert [r["step"] for r in pre_a] == list(range(6))
+    kinds = ["echo"] * 3 + ["drill", "drill", "drill", "dialogue"]
+    assert [r["kind"] for r in pre_a] == kinds
+    assert [r["step"] for r in pre_a] == list(range(7))
+    # echo steps hold their rate after the warm-up; the main steps decay theirs
+    assert [r["lr"] for r in pre_a[:3]] == [PRE.echo_learning_rate] * 3
+    assert pre_a[-1]["lr"] == pytest.approx(0.1 * PRE.learning_rate)
     assert all(math.isfinite(r["loss"]) for r in pre_a)
     assert all(torch.equal(base_a[k], base_b[k]) for k in base_a)
     assert all(torch.equal(rl_a[k], rl_b[k]) for k in rl_a)
