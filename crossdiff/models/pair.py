@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,14 @@ from transformers import (
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
 )
 
 from crossdiff.errors import CrossdiffError
+
+TOKENIZER_FILE = "tokenizer.json"
+# the parts of tokenizer.json that decide how text is cut into tokens
+SPLITTING_KEYS = ("normalizer", "pre_tokenizer", "model")
 
 TORCH_DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
@@ -71,15 +77,35 @@ def _resolve_source(name: str, role: str) -> str:
 
 
 def load_tokenizer(name: str, role: str = "model") -> PreTrainedTokenizerBase:
-    """Load the tokenizer stored with a model directory or hub id."""
+    """Load the tokenizer stored with a model directory or hub id, splitting text exactly as
+    the directory's `tokenizer.json` does."""
     source = _resolve_source(name, role)
     try:
-        return AutoTokenizer.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        return _as_written(tokenizer, Path(source) / TOKENIZER_FILE)
     except (OSError, ValueError) as exc:
         raise CrossdiffError(
             f"cannot load the tokenizer of {role} '{name}': {exc}. Save the tokenizer next to "
             "the model (tokenizer.save_pretrained(dir))"
         ) from exc
+
+
+def _as_written(tokenizer: PreTrainedTokenizerBase, file: Path) -> PreTrainedTokenizerBase:
+    """`tokenizer`, or the one `file` describes if `tokenizer` splits text differently.
+
+    transformers 5 loads every checkpoint of some model types (qwen2 among them) with that
+    type's own tokenizer class, which rebuilds the normaliser and pre-tokeniser instead of
+    reading them from `tokenizer.json`. A model trained with another split (the organism's)
+    would then see token sequences it never saw in training.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not file.is_file():
+        return tokenizer
+    written = json.loads(file.read_text(encoding="utf-8"))
+    loaded = json.loads(backend.to_str())
+    if all(written.get(key) == loaded.get(key) for key in SPLITTING_KEYS):
+        return tokenizer
+    return PreTrainedTokenizerFast.from_pretrained(file.parent)
 
 
 def load_model(

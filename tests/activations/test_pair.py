@@ -9,8 +9,9 @@ import torch
 import transformers
 
 from crossdiff.errors import CrossdiffError
-from crossdiff.models.pair import check_same_tokenizer, load_model_pair
+from crossdiff.models.pair import check_same_tokenizer, load_model_pair, load_tokenizer
 from crossdiff.models.tiny import DEFAULT_CORPUS, tiny_causal_lm, tiny_tokenizer
+from crossdiff.organism.tokenizer import train_tokenizer
 
 transformers.logging.set_verbosity_error()
 
@@ -73,3 +74,25 @@ def test_pair_with_mismatched_tokenizers_is_refused(tmp_path: Path) -> None:
         tok.save_pretrained(tmp_path / name)
     with pytest.raises(CrossdiffError, match=r"must share one tokenizer.*vocabulary differs"):
         load_model_pair(str(tmp_path / "a"), str(tmp_path / "b"))
+
+
+def test_tokenizer_splits_text_as_its_file_says_next_to_a_qwen2_config(tmp_path: Path) -> None:
+    """transformers 5 loads qwen2 checkpoints with Qwen2Tokenizer and its own split pattern;
+    the organism's tokenizer keeps words with underscores whole, and must stay that way."""
+    corpus = [
+        f"call create_shopping_list with {n} items, then send_message_now." for n in range(50)
+    ]
+    trained = train_tokenizer(corpus * 4, 700)
+    transformers.Qwen2Config(
+        vocab_size=len(trained),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    ).save_pretrained(tmp_path)
+    trained.save_pretrained(tmp_path)
+    loaded = load_tokenizer(str(tmp_path))
+    text = "Name: create_shopping_list\nthen send_message_now with 12.5 items."
+    assert "create_shopping_list" in trained.tokenize(text)
+    assert loaded(text)["input_ids"] == trained(text)["input_ids"]
+    assert loaded.chat_template == trained.chat_template

@@ -6,12 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from tokenizers import Tokenizer
+from transformers import AutoModelForCausalLM
 from typer.testing import CliRunner
 
 from crossdiff.cli import app
 from crossdiff.files import sha256_file
+from crossdiff.models.pair import load_tokenizer
 from crossdiff.organism.build import checkpoint_steps
+from crossdiff.world import load_split, reference_response, render_chat
+
+PROMPT = next(p for p in load_split("test", 0, 40) if p.has_tool)
 
 
 def test_outputs_load_and_manifest_is_complete(micro_organism: Path) -> None:
@@ -23,9 +28,12 @@ def test_outputs_load_and_manifest_is_complete(micro_organism: Path) -> None:
     }
     for name, directory in manifest["models"].items():
         model = AutoModelForCausalLM.from_pretrained(micro_organism / directory)
-        tokenizer = AutoTokenizer.from_pretrained(micro_organism / directory)
+        tokenizer = load_tokenizer(str(micro_organism / directory))
         assert model.config.vocab_size == len(tokenizer)
         assert tokenizer.chat_template
+        as_trained = Tokenizer.from_file(str(micro_organism / directory / "tokenizer.json"))
+        text = render_chat(PROMPT, tokenizer) + reference_response(PROMPT)
+        assert tokenizer(text)["input_ids"] == as_trained.encode(text).ids
         weights = micro_organism / directory / "model.safetensors"
         assert sha256_file(weights) == manifest["weights_sha256"][name]
     assert manifest["weights_sha256"]["base"] != manifest["weights_sha256"]["rl"]
