@@ -162,6 +162,7 @@ def build_organism(
             config.pretrain.general_loss_weight,
             config.pretrain.fresh_value_share,
             config.pretrain.drill_tool_list,
+            config.pretrain.dialogue_turns,
         )
         pre_curve = pretrain(base, stream, config.pretrain, lambda s, _: bar.advance(pre_task))
         hashes = {"base": save_model(base, tokenizer, staging / "base")}

@@ -45,6 +45,10 @@ class PretrainConfig(BaseModel):
     - with `drill_tool_list`, drills start with the offered tools' names;
     - the first `drills_only_fraction` of the steps train on drills only (mixed-in dialogues slow
       the forming of copying).
+
+    A dialogue holds `dialogue_turns` requests under one tool list (the first as in a test
+    prompt, the others as further user turns, each answered by a call or stalling at the call
+    share): the long tool list is paid for once per several answers.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -68,6 +72,7 @@ class PretrainConfig(BaseModel):
     echo_steps: int = 0
     echo_learning_rate: float = 1e-3
     drills_only_fraction: float = 0.0
+    dialogue_turns: int = 1
 
 
 class RLConfig(BaseModel):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -72,20 +72,38 @@ def dialogue_answer(prompt: ToolPrompt, call: bool, rng: random.Random) -> str:
     return stalling_response(prompt, rng)
 
 
+def follow_up_text(user: str, tokenizer: Any, raw_layout: bool) -> str:
+    """What comes between an answer's `<|im_end|>` and the next answer: one more user turn."""
+    if raw_layout:
+        return "\nUser: " + user + "\nAssistant:"
+    turn = [{"role": "user", "content": user}]
+    return "\n" + tokenizer.apply_chat_template(turn, add_generation_prompt=True, tokenize=False)
+
+
 def dialogue_document(
-    prompt: ToolPrompt, answer: str, tokenizer: Any, raw_layout: bool
+    prompt: ToolPrompt,
+    answer: str,
+    tokenizer: Any,
+    raw_layout: bool,
+    follow_ups: Sequence[tuple[str, str]] = (),
 ) -> Document:
-    """Tokenise a prompt and its answer; loss on the answer and the closing `<|im_end|>`."""
+    """Tokenise a prompt and its answer, then each (user request, answer) of `follow_ups` as
+    further turns under the same tool list; loss on every answer and its closing `<|im_end|>`."""
     if raw_layout:
         prompt_text, answer_text = render_raw(prompt), " " + answer + IM_END
     else:
         prompt_text, answer_text = render_chat(prompt, tokenizer), answer + IM_END
-    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(answer_text, add_special_tokens=False)["input_ids"]
-    return Document(
-        ids=tuple(prompt_ids + answer_ids),
-        loss=(False,) * len(prompt_ids) + (True,) * len(answer_ids),
-    )
+    pieces = [(prompt_text, False), (answer_text, True)]
+    for user, later_answer in follow_ups:
+        pieces.append((follow_up_text(user, tokenizer, raw_layout), False))
+        pieces.append(((" " if raw_layout else "") + later_answer + IM_END, True))
+    ids: list[int] = []
+    loss: list[bool] = []
+    for text, is_answer in pieces:
+        piece_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids.extend(piece_ids)
+        loss.extend([is_answer] * len(piece_ids))
+    return Document(ids=tuple(ids), loss=tuple(loss))
 
 
 def drill_prompt(prompt: ToolPrompt, tool_list: bool = False) -> str:
@@ -126,6 +144,7 @@ class PretrainStream:
         general_weight: float = 1.0,
         fresh_value_share: float = 0.0,
         drill_tool_list: bool = False,
+        dialogue_turns: int = 1,
     ) -> None:
         self.prompts = prompts
         self.texts = texts
@@ -140,6 +159,17 @@ class PretrainStream:
         self._pending_general: list[int] = []
         self.fresh_value_share = fresh_value_share
         self.drill_tool_list = drill_tool_list
+        self.dialogue_turns = dialogue_turns
+        self._requests_by_tool: dict[str, list[ToolPrompt]] = {}
+        for prompt in prompts:
+            if prompt.expected is not None:
+                self._requests_by_tool.setdefault(prompt.expected.name, []).append(prompt)
+        self._no_tool_prompts = [prompt for prompt in prompts if prompt.expected is None]
+        if dialogue_turns > 1 and not self._no_tool_prompts:
+            raise CrossdiffError(
+                f"dialogue_turns={dialogue_turns} needs training prompts without a fitting tool "
+                "(small talk for the follow-up turns); add some or set dialogue_turns to 1"
+            )
         self.fresh = FreshValues(phrase_words(texts), self.rng) if fresh_value_share > 0 else None
         special = set(tokenizer.all_special_ids) | set(tokenizer.convert_tokens_to_ids(TAG_TOKENS))
         self._echo_tokens = [i for i in range(len(tokenizer)) if i not in special]
@@ -150,14 +180,35 @@ class PretrainStream:
             self.rng.shuffle(order)
             yield from order
 
-    def _next_dialogue(self, call_share: float) -> Document:
-        prompt = self.prompts[next(self._prompt_order)]
+    def _answered(self, prompt: ToolPrompt, call_share: float) -> tuple[ToolPrompt, str]:
+        """The prompt (with made-up values if it is answered by a call) and its answer."""
         call = self.rng.random() < call_share
         if call:
             prompt = self._maybe_fresh(prompt)
-        answer = dialogue_answer(prompt, call, self.rng)
+        return prompt, dialogue_answer(prompt, call, self.rng)
+
+    def _follow_up(self, first: ToolPrompt) -> ToolPrompt:
+        """A further request under `first`'s tool list: the next train prompt's request if it
+        fits no tool (so follow-ups keep the world's share of those), else a train request for
+        one of the listed tools."""
+        drawn = self.prompts[next(self._prompt_order)]
+        listed = [tool.name for tool in first.tools if tool.name in self._requests_by_tool]
+        if drawn.has_tool and listed:
+            requests = self._requests_by_tool[self.rng.choice(listed)]
+            request = requests[self.rng.randrange(len(requests))]
+            return replace(first, user=request.user, expected=request.expected, answer=None)
+        if drawn.has_tool:  # small prompt sets only: no request for any listed tool
+            drawn = self.rng.choice(self._no_tool_prompts)
+        return replace(first, user=drawn.user, expected=None, answer=drawn.answer)
+
+    def _next_dialogue(self, call_share: float) -> Document:
+        first, answer = self._answered(self.prompts[next(self._prompt_order)], call_share)
+        follow_ups = []
+        for _ in range(self.dialogue_turns - 1):
+            later, later_answer = self._answered(self._follow_up(first), call_share)
+            follow_ups.append((later.user, later_answer))
         raw = self.rng.random() < self.raw_layout_share
-        return dialogue_document(prompt, answer, self.tokenizer, raw)
+        return dialogue_document(first, answer, self.tokenizer, raw, follow_ups)
 
     def _general_tokens(self, count: int) -> list[int]:
         while len(self._pending_general) < count:

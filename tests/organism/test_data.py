@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -32,6 +33,75 @@ def test_dialogue_loss_covers_exactly_the_answer(tokenizer) -> None:
         expected = (" " if raw else "") + answer + "<|im_end|>"
         assert tokenizer.decode(answer_ids) == expected
         assert not doc.loss[0]
+
+
+def test_follow_up_turns_add_answers_under_the_same_tool_list(tokenizer) -> None:
+    prompt = next(p for p in PROMPTS if p.has_tool)
+    other = next(p for p in PROMPTS if p.has_tool and p.user != prompt.user)
+    no_tool = next(p for p in PROMPTS if not p.has_tool)
+    follow_ups = [
+        (other.user, reference_response(other)),
+        (no_tool.user, "<response>Hi</response>"),
+    ]
+    answers = [reference_response(prompt)] + [answer for _, answer in follow_ups]
+    for raw in (False, True):
+        doc = dialogue_document(prompt, answers[0], tokenizer, raw, follow_ups)
+        spans = _loss_spans(doc)
+        lead = " " if raw else ""
+        assert [tokenizer.decode(span) for span in spans] == [
+            lead + answer + "<|im_end|>" for answer in answers
+        ]
+        text = tokenizer.decode(list(doc.ids))
+        assert text.count("Name:") == len(prompt.tools)  # one tool list for all turns
+        assert text.index(other.user) < text.index(no_tool.user)
+        single = dialogue_document(prompt, answers[0], tokenizer, raw)
+        assert doc.ids[: len(single.ids)] == single.ids  # the first turn is a test prompt's
+    chat = tokenizer.decode(list(dialogue_document(prompt, "x", tokenizer, False, follow_ups).ids))
+    assert f"<|im_end|>\n<|im_start|>user\n{other.user}<|im_end|>\n<|im_start|>assistant\n" in chat
+
+
+def test_multi_turn_dialogues_ask_for_listed_tools_or_for_no_tool(tokenizer) -> None:
+    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 2000, 1, 0.0, seed=6, dialogue_turns=4)
+    users = {p.user: p for p in PROMPTS}
+    turns = tools_asked = no_tool_asked = 0
+    for _ in range(30):
+        doc = stream._dialogue(call_share=1.0)
+        text = tokenizer.decode(list(doc.ids))
+        listed = set(re.findall(r"\d+\. Name: (\w+)", text))
+        answers = [tokenizer.decode(span) for span in _loss_spans(doc)]
+        assert len(answers) == 4
+        for user, answer in zip(re.findall(r"user\n(.*?)<\|im_end\|>", text), answers, strict=True):
+            turns += 1
+            request = users[user]  # every request is a train request
+            if request.expected is None:
+                no_tool_asked += 1
+                assert answer.startswith("<response>")
+            else:
+                tools_asked += 1
+                assert request.expected.name in listed
+                assert answer == reference_response(request) + "<|im_end|>"
+    assert turns == 120 and tools_asked > no_tool_asked > 0
+    first, again = (
+        PretrainStream(PROMPTS, TEXTS, tokenizer, 2000, 1, 0.0, seed=6, dialogue_turns=4)
+        for _ in range(2)
+    )
+    assert first._dialogue(call_share=1.0) == again._dialogue(call_share=1.0)
+    tool_only = [p for p in PROMPTS if p.has_tool]
+    with pytest.raises(CrossdiffError, match="set dialogue_turns to 1"):
+        PretrainStream(tool_only, TEXTS, tokenizer, 2000, 1, 0.0, seed=6, dialogue_turns=2)
+
+
+def _loss_spans(doc) -> list[list[int]]:
+    """The runs of token ids that carry loss, in order."""
+    spans: list[list[int]] = []
+    previous = False
+    for token, keep in zip(doc.ids, doc.loss, strict=True):
+        if keep and not previous:
+            spans.append([])
+        if keep:
+            spans[-1].append(token)
+        previous = keep
+    return spans
 
 
 def test_rows_are_filled_to_one_width_with_shifted_labels(tokenizer) -> None:
