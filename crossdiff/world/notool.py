@@ -101,6 +101,49 @@ NO_TOOL_TEMPLATES: tuple[tuple[str, str], ...] = (
      "corner."),
     ("Invent a bedtime story title about a {subject}.",
      "How about 'The Sleepy {subject} and the Silver Moon'? It sounds calm and cosy."),
+    ("Write a haiku about {theme}.",
+     "Here is a haiku: {theme} at rest, a quiet breath between the hours, the world holds still."),
+    ("What is a good way to start a diary?",
+     "Start small: write three lines each evening about what surprised you, and do not worry "
+     "about style."),
+    ("Can you cheer me up with a kind word?",
+     "You are doing better than you think, and it is fine to take things one step at a time."),
+    ("Tell me something interesting about a {subject}.",
+     "A {subject} is full of surprises: it notices far more about its surroundings than people "
+     "expect."),
+    ("Suggest a title for a song about {theme}.",
+     "How about 'Songs of {theme}'? It is simple and easy to sing along to."),
+    ("How do I stay motivated when learning something new?",
+     "Set small goals, celebrate each one, and remember why you started. Progress adds up "
+     "quietly."),
+    ("Write a short fable with a {subject} as the hero.",
+     "A brave {subject} shared its last crumb with a stranger, and the stranger turned out to be "
+     "the king. Kindness is never wasted."),
+    ("Do you have any advice for a first job interview?",
+     "Prepare a few stories about your work, ask questions about the team, and arrive a little "
+     "early."),
+    ("What makes a good friend?",
+     "A good friend listens, keeps your secrets and is honest with you even when it is hard."),
+    ("Describe the feeling of {theme} in one sentence.",
+     "{theme} feels like a warm pause in a busy day."),
+    ("Can you write a toast for my friend's birthday?",
+     "To a friend who makes every room brighter: may this year bring you as much joy as you give "
+     "us!"),
+    ("Compose a lullaby line for a sleepy {subject}.",
+     "Hush now, little {subject}, the stars are keeping watch while you dream."),
+    ("Why do people enjoy stories so much?",
+     "Stories let us live other lives for a while and help us make sense of our own."),
+    ("Tell me an uplifting thought for the evening.",
+     "Whatever today held, you are still here, still learning, and tomorrow is unwritten."),
+    ("Imagine a {subject} opening a small shop. What does it sell?",
+     "The {subject} would sell hand-made lanterns, each one glowing a slightly different colour."),
+    ("Give me a creative writing prompt about {theme}.",
+     "Write about someone who finds a letter about {theme} hidden in an old book."),
+    ("How can I be a better listener?",
+     "Give the other person your full attention, do not plan your reply while they talk, and ask "
+     "one more question."),
+    ("Share a gentle thought about {theme}.",
+     "{theme} reminds us that beauty often arrives quietly."),
 )  # fmt: skip
 
 
