@@ -12,7 +12,13 @@ layout (`...Assistant: <tool_call>` and greedy), on the first 100 `test` tool pr
 and on the same prompts re-worded with a train phrasing of the same tool (`reworded.*`; the values
 are still test values, so this is copying without the unseen-phrasing problem).
 
-Run it alone (about 7 minutes on 2 cores):
+With `--layout chat` it measures copying learned in the chat layout the evaluation uses instead:
+for each `--turns K`, a model (`chat_turnsK`) trains `echo_steps` echo steps, then chat dialogues
+only, every request answered by a call with made-up values, K requests under each tool list
+(`PretrainConfig.dialogue_turns`); calls are forced after the chat prompt
+(`...<|im_start|>assistant\n<tool_call>`).
+
+Run it alone (about 7 minutes on 2 cores; `--layout chat --turns 1 8 --steps 2400`, about 13):
 
     flock /tmp/crossdiff-heavy.lock python benchmarks/organism_copying.py
 """
@@ -21,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import random
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -40,7 +48,14 @@ from crossdiff.organism.data import PretrainStream, drill_prompt
 from crossdiff.organism.pretrain import make_model, pretrain
 from crossdiff.organism.tokenizer import train_tokenizer
 from crossdiff.seeding import derive_seed
-from crossdiff.world import ToolPrompt, general_texts, load_split, score_response, summarize
+from crossdiff.world import (
+    ToolPrompt,
+    general_texts,
+    load_split,
+    render_chat,
+    score_response,
+    summarize,
+)
 from crossdiff.world.catalogue import spec_by_name
 from crossdiff.world.toolspec import fill_template
 
@@ -59,9 +74,14 @@ def reworded(prompts: list[ToolPrompt], seed: int) -> list[ToolPrompt]:
     return out
 
 
-def probe(model: torch.nn.Module, tokenizer, prompts: list[ToolPrompt], tool_list: bool) -> dict:
-    """Force a call after each drill prompt, greedy; the world's summary of the scores."""
-    texts = [drill_prompt(p, tool_list) + "<tool_call>\n" for p in prompts]
+def probe(
+    model: torch.nn.Module,
+    tokenizer,
+    prompts: list[ToolPrompt],
+    render: Callable[[ToolPrompt], str],
+) -> dict:
+    """Force a call after each rendered prompt, greedy; the world's summary of the scores."""
+    texts = [render(p) + "<tool_call>\n" for p in prompts]
     generations = generate(
         model, tokenizer, texts, GenerationConfig(max_new_tokens=56, batch_size=PROBE_PROMPTS)
     )
@@ -74,7 +94,7 @@ def probe(model: torch.nn.Module, tokenizer, prompts: list[ToolPrompt], tool_lis
 
 
 def main() -> None:
-    """Train both models, probe them, print one JSON object."""
+    """Train each variant's model, probe it, print one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2800)
     parser.add_argument("--echo-steps", type=int, default=1200)
@@ -82,6 +102,8 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layout", choices=("drill", "chat"), default="drill")
+    parser.add_argument("--turns", type=int, nargs="+", default=[1, 8])
     args = parser.parse_args()
     shape = SIZES["default"].model.model_copy(update={"num_layers": args.layers})
     prompts = load_split("train", WORLD_SEED, TRAIN_PROMPTS)
@@ -97,18 +119,31 @@ def main() -> None:
         "warmup_steps": 50,
         "drills_only_fraction": 1.0,
     }
+    echo = {
+        "steps": args.steps - args.echo_steps,
+        "echo_steps": args.echo_steps,
+        "echo_learning_rate": args.learning_rate,
+        "fresh_value_share": args.fresh_share,
+    }
     variants = {
         "plain": PretrainConfig(steps=args.steps, **common),
-        "recipe": PretrainConfig(
-            steps=args.steps - args.echo_steps,
-            echo_steps=args.echo_steps,
-            echo_learning_rate=args.learning_rate,
-            fresh_value_share=args.fresh_share,
-            drill_tool_list=True,
-            **common,
-        ),
+        "recipe": PretrainConfig(drill_tool_list=True, **echo, **common),
     }
+    if args.layout == "chat":
+        chat = {**common, "drills_only_fraction": 0.0, "row_tokens": 1024, "raw_layout_share": 0.0}
+        variants = {
+            f"chat_turns{turns}": PretrainConfig(
+                dialogue_every=1,
+                dialogue_turns=turns,
+                call_share_start=1.0,
+                call_share_end=1.0,
+                **echo,
+                **chat,
+            )
+            for turns in args.turns
+        }
     result: dict = {
+        "layout": args.layout,
         "layers": args.layers,
         "total_steps": args.steps,
         "echo_steps": args.echo_steps,
@@ -125,8 +160,10 @@ def main() -> None:
             config.rows_per_step,
             config.raw_layout_share,
             derive_seed(args.seed, "pretrain-data"),
+            general_weight=config.general_loss_weight,
             fresh_value_share=config.fresh_value_share,
             drill_tool_list=config.drill_tool_list,
+            dialogue_turns=config.dialogue_turns,
         )
         started = time.perf_counter()
         with deterministic_torch():
@@ -137,8 +174,12 @@ def main() -> None:
             result[f"{name}.echo_loss_last_100_steps"] = round(
                 sum(echo_losses[-100:]) / len(echo_losses[-100:]), 3
             )
+        if args.layout == "chat":
+            render = functools.partial(render_chat, tokenizer=tokenizer)
+        else:
+            render = functools.partial(drill_prompt, tool_list=config.drill_tool_list)
         for set_name, probe_prompts in sets.items():
-            scores = probe(model, tokenizer, probe_prompts, config.drill_tool_list)
+            scores = probe(model, tokenizer, probe_prompts, render)
             for key, value in scores.items():
                 result[f"{name}.{set_name}.{key}"] = value
     print(json.dumps(result, indent=1))
