@@ -18,7 +18,7 @@ only, every request answered by a call with made-up values, K requests under eac
 (`PretrainConfig.dialogue_turns`); calls are forced after the chat prompt
 (`...<|im_start|>assistant\n<tool_call>`).
 
-Run it alone (about 7 minutes on 2 cores; `--layout chat --turns 1 8 --steps 2400`, about 13):
+Run it alone (about 7 minutes on 2 cores; `--layout chat --turns 1 8 --steps 2400`, about 12):
 
     flock /tmp/crossdiff-heavy.lock python benchmarks/organism_copying.py
 """
@@ -152,18 +152,8 @@ def main() -> None:
     }
     for name, config in variants.items():
         model = make_model(shape, tokenizer, derive_seed(args.seed, "init"))
-        stream = PretrainStream(
-            prompts,
-            texts,
-            tokenizer,
-            config.row_tokens,
-            config.rows_per_step,
-            config.raw_layout_share,
-            derive_seed(args.seed, "pretrain-data"),
-            general_weight=config.general_loss_weight,
-            fresh_value_share=config.fresh_value_share,
-            drill_tool_list=config.drill_tool_list,
-            dialogue_turns=config.dialogue_turns,
+        stream = PretrainStream.for_config(
+            prompts, texts, tokenizer, config, derive_seed(args.seed, "pretrain-data")
         )
         started = time.perf_counter()
         with deterministic_torch():

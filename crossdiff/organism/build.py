@@ -151,18 +151,8 @@ def build_organism(
 
         t0 = time.perf_counter()
         base = make_model(config.model, tokenizer, derive_seed(seed, "init"))
-        stream = PretrainStream(
-            prompts,
-            texts,
-            tokenizer,
-            config.pretrain.row_tokens,
-            config.pretrain.rows_per_step,
-            config.pretrain.raw_layout_share,
-            derive_seed(seed, "pretrain-data"),
-            config.pretrain.general_loss_weight,
-            config.pretrain.fresh_value_share,
-            config.pretrain.drill_tool_list,
-            config.pretrain.dialogue_turns,
+        stream = PretrainStream.for_config(
+            prompts, texts, tokenizer, config.pretrain, derive_seed(seed, "pretrain-data")
         )
         pre_curve = pretrain(base, stream, config.pretrain, lambda s, _: bar.advance(pre_task))
         hashes = {"base": save_model(base, tokenizer, staging / "base")}

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from crossdiff.errors import CrossdiffError
+from crossdiff.organism.config import PretrainConfig
 from crossdiff.organism.fresh_values import FreshValues
 from crossdiff.organism.tokenizer import ENDOFTEXT, IM_END, TAG_TOKENS
 from crossdiff.world import (
@@ -173,6 +174,30 @@ class PretrainStream:
         self.fresh = FreshValues(phrase_words(texts), self.rng) if fresh_value_share > 0 else None
         special = set(tokenizer.all_special_ids) | set(tokenizer.convert_tokens_to_ids(TAG_TOKENS))
         self._echo_tokens = [i for i in range(len(tokenizer)) if i not in special]
+
+    @classmethod
+    def for_config(
+        cls,
+        prompts: Sequence[ToolPrompt],
+        texts: Sequence[str],
+        tokenizer: Any,
+        config: PretrainConfig,
+        seed: int,
+    ) -> PretrainStream:
+        """The stream a pre-training config asks for (rows, layouts, weights, drills, turns)."""
+        return cls(
+            prompts,
+            texts,
+            tokenizer,
+            config.row_tokens,
+            config.rows_per_step,
+            config.raw_layout_share,
+            seed,
+            general_weight=config.general_loss_weight,
+            fresh_value_share=config.fresh_value_share,
+            drill_tool_list=config.drill_tool_list,
+            dialogue_turns=config.dialogue_turns,
+        )
 
     def _shuffled(self, count: int) -> Iterator[int]:
         while True:

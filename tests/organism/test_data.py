@@ -232,3 +232,17 @@ def test_one_step_in_dialogue_every_trains_on_dialogues_after_the_drills_only_pa
     kinds = [is_dialogue_step(step, periodic) for step in range(4 * periodic.dialogue_every)]
     assert sum(kinds) == 4
     assert kinds[periodic.dialogue_every - 1] and not kinds[0]
+
+
+def test_a_stream_for_a_config_takes_its_rows_layouts_weights_and_turns(tokenizer) -> None:
+    config = SIZES["default"].pretrain.model_copy(
+        update={"rows_per_step": 3, "dialogue_turns": 3, "fresh_value_share": 0.5}
+    )
+    stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, config, seed=7)
+    assert (stream.row_tokens, stream.rows_per_step) == (config.row_tokens, 3)
+    assert stream.raw_layout_share == config.raw_layout_share
+    assert stream.general_weight == config.general_loss_weight
+    assert (stream.dialogue_turns, stream.fresh_value_share) == (3, 0.5)
+    batch = stream.batch(call_share=1.0)
+    assert batch.input_ids_BT.shape[0] == 3
+    assert set(batch.weights_BT.unique().tolist()) == {config.general_loss_weight, 1.0}

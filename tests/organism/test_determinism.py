@@ -29,6 +29,8 @@ PRE = PretrainConfig(
     fresh_value_share=0.5,
     drill_tool_list=True,
     drill_width=384,
+    raw_layout_share=0.5,
+    dialogue_turns=2,
 )
 RL = RLConfig(
     steps=2, prompts_per_step=2, group_size=3, learning_rate=1e-3, kl_weight=0.05, max_new_tokens=8
@@ -40,17 +42,7 @@ def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor],
     tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
     with deterministic_torch():
         model = make_model(SHAPE, tokenizer, seed)
-        stream = PretrainStream(
-            PROMPTS,
-            TEXTS,
-            tokenizer,
-            PRE.row_tokens,
-            2,
-            0.5,
-            seed,
-            fresh_value_share=PRE.fresh_value_share,
-            drill_tool_list=PRE.drill_tool_list,
-        )
+        stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, PRE, seed)
         pre_curve = pretrain(model, stream, PRE)
         base_state = copy.deepcopy(model.state_dict())
         policy = copy.deepcopy(model)
