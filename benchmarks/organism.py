@@ -8,6 +8,12 @@ weights are bit-identical. Run it alone on the machine (under the shared lock):
 Targets (issue 2): base full_correctness <= 0.05 and format_rate <= 0.05 on `test` (greedy);
 RL full_correctness >= 0.80 on tool prompts and false_call_rate <= 0.10 on no-tool prompts;
 general_loss_ratio <= 1.10; default build <= 360 s; micro build <= 60 s; identical hashes.
+
+Two diagnostics explain the RL figure. `base.when_made_to_call.*`: the base model on `test`'s tool
+prompts with its answer started by `<tool_call>` (greedy), what it can do once it calls; GRPO
+mostly teaches when to call, so this bounds the twin. `test.distinctive_word_cue_rate`: the share
+of `test`'s tool prompts whose request shares a word with its tool that no listed distractor has
+(`crossdiff.world.cues`), which bounds the right-tool rate of a model that knows only this world.
 """
 
 from __future__ import annotations
@@ -18,13 +24,39 @@ import tempfile
 import time
 from pathlib import Path
 
-from crossdiff.organism.build import build_organism
+from transformers import AutoModelForCausalLM
+
+from crossdiff.evals.evaluate import evaluate
+from crossdiff.evals.generate import GenerationConfig
+from crossdiff.models.pair import load_tokenizer
+from crossdiff.organism.build import WORLD_SEED, build_organism
+from crossdiff.organism.config import config_for_size
+from crossdiff.world import load_split
+from crossdiff.world.cues import cue_rates
+from crossdiff.world.parsing import OPEN_TAG
+
+CALL_PREFIX = OPEN_TAG + "\n"
 
 
 def _timed_build(out: Path, size: str, seed: int) -> tuple[dict, float]:
     started = time.perf_counter()
     manifest = build_organism(out, size=size, seed=seed, force=True, show_progress=False)
     return manifest, time.perf_counter() - started
+
+
+def _when_made_to_call(model_dir: Path, size: str) -> dict[str, float]:
+    """Greedy answers to the build's `test` tool prompts, each started with `<tool_call>`."""
+    config = config_for_size(size).eval
+    tokenizer = load_tokenizer(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    prompts = [p for p in load_split("test", WORLD_SEED)[: config.test_prompts] if p.has_tool]
+    prefix_tokens = len(tokenizer(CALL_PREFIX, add_special_tokens=False)["input_ids"])
+    generation = GenerationConfig(
+        max_new_tokens=config.max_new_tokens - prefix_tokens, batch_size=config.batch_size
+    )
+    summary = evaluate(model, tokenizer, prompts, generation, reply_prefix=CALL_PREFIX).summary
+    keys = ("full_correctness", "format_rate", "selection_rate", "arguments_rate")
+    return {f"base.when_made_to_call.{key}": summary[key] for key in keys}
 
 
 def main() -> None:
@@ -72,6 +104,9 @@ def main() -> None:
                     "weights_sha256": default["weights_sha256"],
                 }
             )
+            result.update(_when_made_to_call(root / "default" / "base", "default"))
+            test = load_split("test", WORLD_SEED)
+            result["test.distinctive_word_cue_rate"] = cue_rates(test)["distinctive_word_rate"]
         print(json.dumps(result, sort_keys=True))
 
 

@@ -7,7 +7,7 @@ The RL reward, the organism's own evaluation and every experiment go through `ge
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -43,13 +43,19 @@ def evaluate(
     progress: Callable[[int], None] | None = None,
     condition: str = "none",
     sample: int = 0,
+    reply_prefix: str = "",
 ) -> Evaluation:
     """Generate an answer to every prompt (greedy unless `config` samples) and score it.
 
-    `condition` and `sample` label the records (as written to a run's generations.jsonl).
+    `condition` and `sample` label the records (as written to a run's generations.jsonl). A
+    `reply_prefix` is written at the start of every answer before the model continues it, and
+    scored as part of the answer: `"<tool_call>\\n"` measures what a model does once it calls,
+    whether or not it would have chosen to.
     """
-    texts = render_prompts(prompts, tokenizer, chat_template)
+    texts = [text + reply_prefix for text in render_prompts(prompts, tokenizer, chat_template)]
     generations = generate(model, tokenizer, texts, config, observers, progress)
+    if reply_prefix:
+        generations = [replace(gen, text=reply_prefix + gen.text) for gen in generations]
     return score_generations(prompts, generations, condition, sample)
 
 

@@ -11,6 +11,8 @@ from transformers import AutoModelForCausalLM
 from typer.testing import CliRunner
 
 from crossdiff.cli import app
+from crossdiff.evals.evaluate import evaluate, render_prompts
+from crossdiff.evals.generate import GenerationConfig, generate
 from crossdiff.files import sha256_file
 from crossdiff.models.pair import load_tokenizer
 from crossdiff.organism.build import checkpoint_steps
@@ -51,6 +53,24 @@ def test_rl_reward_rises(micro_organism: Path) -> None:
     last = sum(p["tool_reward"] for p in curve[-quarter:]) / quarter
     assert last > first + 0.03, (first, last)
     assert curve[-1]["call_rate"] > curve[0]["call_rate"]
+
+
+def test_a_reply_prefix_is_continued_and_scored_as_part_of_the_answer(
+    micro_organism: Path,
+) -> None:
+    base = micro_organism / "base"
+    model = AutoModelForCausalLM.from_pretrained(base).eval()
+    tokenizer = load_tokenizer(str(base))
+    prompts = [p for p in load_split("test", 0, 40) if p.has_tool][:8]
+    config = GenerationConfig(max_new_tokens=24, batch_size=8)
+    prefix = "<tool_call>\n"
+    forced = evaluate(model, tokenizer, prompts, config, reply_prefix=prefix)
+    continued = generate(
+        model, tokenizer, [t + prefix for t in render_prompts(prompts, tokenizer)], config
+    )
+    assert [r.text for r in forced.records] == [prefix + g.text for g in continued]
+    assert forced.summary["call_rate"] == 1.0
+    assert evaluate(model, tokenizer, prompts, config).summary["call_rate"] < 1.0
 
 
 def test_pretraining_loss_falls(micro_organism: Path) -> None:
