@@ -9,11 +9,13 @@ Targets (issue 2): base full_correctness <= 0.05 and format_rate <= 0.05 on `tes
 RL full_correctness >= 0.80 on tool prompts and false_call_rate <= 0.10 on no-tool prompts;
 general_loss_ratio <= 1.10; default build <= 360 s; micro build <= 60 s; identical hashes.
 
-Two diagnostics explain the RL figure. `base.when_made_to_call.*`: the base model on `test`'s tool
-prompts with its answer started by `<tool_call>` (greedy), what it can do once it calls; GRPO
-mostly teaches when to call, so this bounds the twin. `test.distinctive_word_cue_rate`: the share
-of `test`'s tool prompts whose request shares a word with its tool that no listed distractor has
-(`crossdiff.world.cues`), which bounds the right-tool rate of a model that knows only this world.
+Two diagnostics explain the RL figure. `base.when_made_to_call.<split>.*`: the base model on the
+tool prompts of `test` and of `train` (as many) with its answer started by `<tool_call>` (greedy):
+what it can do once it calls, on new and on trained phrasings and values. GRPO mostly teaches
+when to call, so the `test` figure bounds the twin, and the gap to `train` is what the base failed
+to generalise. `test.distinctive_word_cue_rate`: the share of `test`'s tool prompts whose request
+shares a word with its tool that no listed distractor has (`crossdiff.world.cues`), which bounds
+the right-tool rate of a model that knows only this world.
 """
 
 from __future__ import annotations
@@ -45,18 +47,23 @@ def _timed_build(out: Path, size: str, seed: int) -> tuple[dict, float]:
 
 
 def _when_made_to_call(model_dir: Path, size: str) -> dict[str, float]:
-    """Greedy answers to the build's `test` tool prompts, each started with `<tool_call>`."""
+    """Greedy answers to the build's `test` tool prompts and as many `train` ones, each started
+    with `<tool_call>`."""
     config = config_for_size(size).eval
     tokenizer = load_tokenizer(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    prompts = [p for p in load_split("test", WORLD_SEED)[: config.test_prompts] if p.has_tool]
     prefix_tokens = len(tokenizer(CALL_PREFIX, add_special_tokens=False)["input_ids"])
     generation = GenerationConfig(
         max_new_tokens=config.max_new_tokens - prefix_tokens, batch_size=config.batch_size
     )
-    summary = evaluate(model, tokenizer, prompts, generation, reply_prefix=CALL_PREFIX).summary
-    keys = ("full_correctness", "format_rate", "selection_rate", "arguments_rate")
-    return {f"base.when_made_to_call.{key}": summary[key] for key in keys}
+    test = [p for p in load_split("test", WORLD_SEED)[: config.test_prompts] if p.has_tool]
+    train = [p for p in load_split("train", WORLD_SEED) if p.has_tool][: len(test)]
+    result: dict[str, float] = {}
+    for split, prompts in (("test", test), ("train", train)):
+        summary = evaluate(model, tokenizer, prompts, generation, reply_prefix=CALL_PREFIX).summary
+        for key in ("full_correctness", "format_rate", "selection_rate", "arguments_rate"):
+            result[f"base.when_made_to_call.{split}.{key}"] = summary[key]
+    return result
 
 
 def main() -> None:
