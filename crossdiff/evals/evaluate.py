@@ -50,7 +50,7 @@ def evaluate(
     `condition` and `sample` label the records (as written to a run's generations.jsonl). A
     `reply_prefix` is written at the start of every answer before the model continues it, and
     scored as part of the answer: `"<tool_call>\\n"` measures what a model does once it calls,
-    whether or not it would have chosen to.
+    whether or not it would have chosen to. Observers see the prefix as part of the prompt.
     """
     texts = [text + reply_prefix for text in render_prompts(prompts, tokenizer, chat_template)]
     generations = generate(model, tokenizer, texts, config, observers, progress)
