@@ -13,6 +13,7 @@ import transformers
 from typer.testing import CliRunner
 
 from crossdiff.cli import app
+from crossdiff.commands.evals import unescape_option
 from crossdiff.crosscoder import Crosscoder, CrosscoderConfig
 from crossdiff.crosscoder.checkpoint import save_crosscoder
 from crossdiff.errors import CrossdiffError
@@ -168,6 +169,11 @@ def test_bad_input_is_refused_before_generation(pair_dir, tmp_path, no_generatio
         build_intervention("spillover", "A")
 
 
+def test_escapes_typed_in_an_option_become_characters() -> None:
+    assert unescape_option("<tool_call>\\n") == "<tool_call>\n"
+    assert unescape_option("a\\tb\\\\n é") == "a\tb\\n é"
+
+
 def test_cli_eval_compare_and_one_line_errors(pair_dir, tmp_path) -> None:
     runner = CliRunner()
     common = ["--pair", str(pair_dir), "--limit", "2", "--max-new-tokens", "3"]
@@ -191,6 +197,15 @@ def test_cli_eval_compare_and_one_line_errors(pair_dir, tmp_path) -> None:
     ):
         result = runner.invoke(app, ["eval", "--out", str(tmp_path / name), *common, *extra])
         assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app,
+        ["eval", "--out", str(tmp_path / "made"), *common, "--reply-prefix", "<tool_call>\\n"],
+    )
+    assert result.exit_code == 0, result.output
+    made = load_run(tmp_path / "made")
+    assert made.summary["reply_prefix"] == "<tool_call>\n"
+    assert all(r["text"].startswith("<tool_call>\n") for r in made.records)
+    assert all(r["score"]["reason"] != "no_tag" for r in made.records)
     result = runner.invoke(
         app,
         [

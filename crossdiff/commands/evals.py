@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,12 @@ from crossdiff.evals.positions import POLICIES
 from crossdiff.files import write_json_atomic
 
 console = Console()
+_ESCAPES = {"\\": "\\", "n": "\n", "t": "\t"}
+
+
+def unescape_option(text: str) -> str:
+    """Turn the escapes `\\n`, `\\t` and `\\\\` typed in an option into the characters."""
+    return re.sub(r"\\([\\nt])", lambda match: _ESCAPES[match.group(1)], text)
 
 
 def eval_command(
@@ -71,6 +78,13 @@ def eval_command(
     limit: Annotated[
         int | None, typer.Option(help="Only the first N prompts of the suite.")
     ] = None,
+    reply_prefix: Annotated[
+        str,
+        typer.Option(
+            help="Text every answer starts with, continued by the model and scored as part of "
+            "the answer (e.g. '<tool_call>\\n': what a model does once it calls)."
+        ),
+    ] = "",
     dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "fp32",
     device: Annotated[str, typer.Option(help="cpu, cuda, ...")] = "cpu",
     force: Annotated[bool, typer.Option(help="Replace an existing --out directory.")] = False,
@@ -112,6 +126,7 @@ def eval_command(
         dtype=dtype,
         device=device,
         force=force,
+        reply_prefix=unescape_option(reply_prefix),
     )
     summary = evaluate_request(request)
     table = Table(title=f"{summary['label']} on {suite} ({summary['n']} generations)")

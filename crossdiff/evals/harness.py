@@ -124,6 +124,7 @@ class EvalSpec:
     samples: int = 1
     chat_template: bool = True
     hook_point_b: str | None = None
+    reply_prefix: str = ""
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -195,6 +196,7 @@ def run_eval(
                 prompts,
                 sample_config(spec.generation, sample),
                 chat_template=spec.chat_template,
+                reply_prefix=spec.reply_prefix,
                 progress=lambda done: progress.advance(task, done),
                 condition=spec.condition,
                 sample=sample,
@@ -217,6 +219,7 @@ def run_eval(
         "widths": [hidden_width(pair.model_a), hidden_width(pair.model_b)],
         "generation": dataclasses.asdict(spec.generation),
         "chat_template": spec.chat_template,
+        "reply_prefix": spec.reply_prefix,
         "forward_calls": dict(run.calls),
         "elapsed_seconds": elapsed,
         **rate_summary([r.score for r in records]),
@@ -268,6 +271,7 @@ class EvalRequest:
     device: str = "cpu"
     force: bool = False
     show_progress: bool = True
+    reply_prefix: str = ""
 
 
 def evaluate_request(request: EvalRequest) -> dict[str, Any]:
@@ -295,6 +299,7 @@ def evaluate_request(request: EvalRequest) -> dict[str, Any]:
         request.samples,
         request.chat_template,
         request.hook_point_b,
+        request.reply_prefix,
     )
     pair = load_model_pair(source_a, source_b, dtype=request.dtype, device=request.device)
     widths = (hidden_width(pair.model_a), hidden_width(pair.model_b))
