@@ -1,13 +1,16 @@
 """Requests no catalogue tool serves (small talk, creative writing, advice), with prose answers.
 
 Templates are split like tool phrasings: each entry's index modulo 6 picks its split
-(0-3 train, 4 dev, 5 test); the fill-in subjects come from split-partitioned pools.
+(0-3 train, 4 dev, 5 test); the fill-in subjects come from split-partitioned pools. `train` also
+draws from the many more frames of `notool_train.py`, so a model learns what small talk is rather
+than which few sentences are small talk.
 """
 
 from __future__ import annotations
 
 import random
 
+from crossdiff.world.notool_train import TRAIN_ONLY_NO_TOOL_TEMPLATES
 from crossdiff.world.pools import Pool, pool_split_for, split_words
 
 SUBJECTS = Pool(
@@ -148,10 +151,12 @@ NO_TOOL_TEMPLATES: tuple[tuple[str, str], ...] = (
 
 
 def templates_for(split: str) -> tuple[tuple[str, str], ...]:
-    """The no-tool templates a split may use (index mod 6: 0-3 train, 4 dev, 5 test)."""
+    """The no-tool templates a split may use (index mod 6: 0-3 train, 4 dev, 5 test; train also
+    gets `TRAIN_ONLY_NO_TOOL_TEMPLATES`)."""
     part = pool_split_for(split)
     keep = {"train": (0, 1, 2, 3), "dev": (4,), "test": (5,)}[part]
-    return tuple(t for i, t in enumerate(NO_TOOL_TEMPLATES) if i % 6 in keep)
+    shared = tuple(t for i, t in enumerate(NO_TOOL_TEMPLATES) if i % 6 in keep)
+    return shared + TRAIN_ONLY_NO_TOOL_TEMPLATES if part == "train" else shared
 
 
 def draw_no_tool_request(rng: random.Random, split: str) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import random
 import re
@@ -28,6 +29,8 @@ from crossdiff.world import (
     stalling_response,
     tool_by_name,
 )
+from crossdiff.world.notool import templates_for
+from crossdiff.world.notool_train import TRAIN_ONLY_NO_TOOL_TEMPLATES
 from crossdiff.world.pools import canonical_key
 from crossdiff.world.toolspec import render_value, template_slots
 
@@ -166,6 +169,30 @@ def test_requests_use_their_splits_phrasings_and_contain_every_value(
             assert any(_template_regex(t).fullmatch(prompt.user) for t in own), prompt.user
             for value in prompt.expected.arguments.values():
                 assert render_value(value).casefold() in prompt.user.casefold()
+
+
+def _frame_letters(template: str) -> str:
+    return re.sub(r"[^a-z{} ]", "", template.casefold())
+
+
+def test_no_tool_frames_are_many_in_train_and_the_added_ones_are_far_from_held_out_ones() -> None:
+    frames = {split: [request for request, _ in templates_for(split)] for split in SPLITS}
+    assert len(frames["train"]) >= 100
+    assert not set(frames["train"]) & (set(frames["dev"]) | set(frames["test"]))
+    assert not set(frames["dev"]) & set(frames["test"])
+    for held_out in frames["dev"] + frames["test"]:
+        for seen, _ in TRAIN_ONLY_NO_TOOL_TEMPLATES:
+            matcher = difflib.SequenceMatcher(None, _frame_letters(held_out), _frame_letters(seen))
+            assert matcher.ratio() < 0.75, (held_out, seen)
+
+
+def test_no_tool_requests_use_their_splits_frames(splits: dict[str, list[ToolPrompt]]) -> None:
+    for split in SPLITS:
+        own = [_template_regex(request) for request, _ in templates_for(split)]
+        requests = [p.user for p in splits[split] if p.expected is None]
+        assert requests
+        for request in requests:
+            assert any(regex.fullmatch(request) for regex in own), request
 
 
 def test_tool_lists_hold_the_right_tool_and_distractors(
