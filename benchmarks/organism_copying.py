@@ -1,10 +1,10 @@
 """Does the copying recipe teach a tiny model to copy argument values? Prints one JSON object.
 
-Issue 2's RL twin picks tools but does not copy argument values it never saw. This benchmark
+Issue 2's RL twin can only copy argument values it never saw if its base can. This benchmark
 measures the pre-training recipe that makes a base model copy (`PretrainConfig`'s echo steps,
-made-up values and tool names in drills; off in the presets), against the presets' drills, at the
-same number of steps, shape, tokenizer and seed:
-- plain: `steps` steps of drills as the presets make them;
+made-up values and tool names in drills; the default preset uses the first two in chat
+dialogues), against plain drills, at the same number of steps, shape, tokenizer and seed:
+- plain: `steps` steps of drills (no echo steps, no made-up values);
 - recipe: `echo_steps` of those steps on echoes of random tokens, the rest on drills that list
   the offered tools and have made-up values in `fresh_share` of them.
 Both train on drills only (no dialogues), then are asked for calls, forced in their own drill

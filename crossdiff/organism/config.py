@@ -37,7 +37,8 @@ class PretrainConfig(BaseModel):
     on `drill_rows` rows of `drill_width` tokens packed with drills (short transcripts of correct
     calls, see `crossdiff.organism.data`), which teach what a call contains.
 
-    The copying recipe (off in the presets; `benchmarks/organism_copying.py` measures it):
+    The copying recipe (`default` uses echo steps and made-up values, `micro` none of it;
+    `benchmarks/organism_copying.py` measures it):
     - `echo_steps` steps before the others (same rows as drills, their own warm-up to a constant
       `echo_learning_rate`) train on echoes of random tokens, which grow copying heads;
     - a `fresh_value_share` of the drills and of the dialogues answered with a call has made-up
@@ -120,19 +121,30 @@ class OrganismConfig(BaseModel):
 SIZES: dict[str, OrganismConfig] = {
     "default": OrganismConfig(
         size="default",
+        # 2 layers copy sooner per second of CPU than 4 (docs/organism.md, sessions 6 to 9)
         model=ModelShape(
-            hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, vocab_size=1536
+            hidden_size=128, intermediate_size=384, num_layers=2, num_heads=4, vocab_size=1536
         ),
         pretrain=PretrainConfig(
-            steps=1280, rows_per_step=4, row_tokens=640, learning_rate=2e-3, warmup_steps=50
+            steps=1300,
+            rows_per_step=2,
+            row_tokens=1024,
+            learning_rate=1e-3,
+            warmup_steps=50,
+            echo_steps=800,
+            fresh_value_share=1.0,
+            dialogue_every=1,
+            dialogue_turns=8,
+            call_share_start=1.0,
         ),
         rl=RLConfig(
-            steps=24,
+            steps=32,
             prompts_per_step=8,
             group_size=8,
             learning_rate=2e-4,
             kl_weight=0.05,
             no_tool_share=0.4,
+            fresh_value_share=0.5,
         ),
         eval=EvalConfig(test_prompts=400, general_texts=200),
     ),

@@ -221,7 +221,9 @@ def test_a_drill_longer_than_a_row_is_drawn_again_and_too_narrow_rows_are_refuse
 
 
 def test_one_step_in_dialogue_every_trains_on_dialogues_after_the_drills_only_part() -> None:
-    config = SIZES["default"].pretrain.model_copy(update={"drills_only_fraction": 0.4})
+    config = SIZES["default"].pretrain.model_copy(
+        update={"drills_only_fraction": 0.4, "dialogue_every": 4}
+    )
     kinds = [is_dialogue_step(step, config) for step in range(config.steps)]
     first = round(config.drills_only_fraction * config.steps)
     assert first > 0
