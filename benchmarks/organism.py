@@ -16,19 +16,24 @@ when to call, so the `test` figure bounds the twin, and the gap to `train` is wh
 to generalise. `test.distinctive_word_cue_rate`: the share of `test`'s tool prompts whose request
 shares a word with its tool that no listed distractor has (`crossdiff.world.cues`), which bounds
 the right-tool rate of a model that knows only this world.
+`base.first_token_call_logprob_median.<split>.<tool|no_tool>`: the median log-probability of
+`<tool_call>` as the base's first answer token on 60 tool and 60 no-tool prompts of `train` and
+`test`: a base that tells small talk from tool requests keeps `test`'s no-tool figure well below
+its tool figure, or its RL twin will call on small talk (docs/organism.md, session 9).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from transformers import AutoModelForCausalLM
 
-from crossdiff.evals.evaluate import evaluate
+from crossdiff.evals.evaluate import evaluate, first_token_logprobs
 from crossdiff.evals.generate import GenerationConfig
 from crossdiff.models.pair import load_tokenizer
 from crossdiff.organism.build import WORLD_SEED, build_organism
@@ -63,6 +68,22 @@ def _when_made_to_call(model_dir: Path, size: str) -> dict[str, float]:
         summary = evaluate(model, tokenizer, prompts, generation, reply_prefix=CALL_PREFIX).summary
         for key in ("full_correctness", "format_rate", "selection_rate", "arguments_rate"):
             result[f"base.when_made_to_call.{split}.{key}"] = summary[key]
+    return result
+
+
+def _first_token_call_odds(model_dir: Path, per_kind: int = 60) -> dict[str, float]:
+    """Median log-probability of `<tool_call>` as the first answer token, on the first
+    `per_kind` tool and no-tool prompts of `train` and `test`."""
+    tokenizer = load_tokenizer(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    result: dict[str, float] = {}
+    for split in ("train", "test"):
+        prompts = load_split(split, WORLD_SEED)
+        for kind, has_tool in (("tool", True), ("no_tool", False)):
+            chosen = [p for p in prompts if p.has_tool == has_tool][:per_kind]
+            values = first_token_logprobs(model, tokenizer, chosen, OPEN_TAG)
+            key = f"base.first_token_call_logprob_median.{split}.{kind}"
+            result[key] = statistics.median(values)
     return result
 
 
@@ -112,6 +133,7 @@ def main() -> None:
                 }
             )
             result.update(_when_made_to_call(root / "default" / "base", "default"))
+            result.update(_first_token_call_odds(root / "default" / "base"))
             test = load_split("test", WORLD_SEED)
             result["test.distinctive_word_cue_rate"] = cue_rates(test)["distinctive_word_rate"]
         print(json.dumps(result, sort_keys=True))

@@ -12,7 +12,17 @@ from typing import Any
 
 import torch
 
-from crossdiff.evals.generate import Generation, GenerationConfig, StepObserver, generate
+from crossdiff.errors import CrossdiffError
+from crossdiff.evals.generate import (
+    ForwardContext,
+    Generation,
+    GenerationConfig,
+    StepObserver,
+    generate,
+    generate_batch_ids,
+    pad_token_id,
+    stop_token_ids,
+)
 from crossdiff.evals.runs import GenerationRecord
 from crossdiff.organism.tokenizer import ENDOFTEXT
 from crossdiff.world import ToolPrompt, render_prompt, score_response, summarize
@@ -57,6 +67,58 @@ def evaluate(
     if reply_prefix:
         generations = [replace(gen, text=reply_prefix + gen.text) for gen in generations]
     return score_generations(prompts, generations, condition, sample)
+
+
+class _FirstTokenLogprob:
+    """Observer: the log-probability of one token id at every prefill's next position."""
+
+    def __init__(self, token_id: int) -> None:
+        self.token_id = token_id
+        self.values: list[float] = []
+
+    def before_forward(self, context: ForwardContext) -> None:
+        """Nothing to do before the forward."""
+
+    def after_forward(self, context: ForwardContext, logits_BV: torch.Tensor) -> None:
+        """Keep the token's log-probability for each prompt of a prefill."""
+        if context.is_prefill:
+            logprobs_BV = torch.log_softmax(logits_BV, dim=-1)
+            self.values.extend(logprobs_BV[:, self.token_id].tolist())
+
+
+def first_token_logprobs(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[ToolPrompt],
+    token: str,
+    chat_template: bool = True,
+    batch_size: int = 32,
+) -> list[float]:
+    """The log-probability that each answer starts with `token` (a text that is one token, such
+    as `"<tool_call>"`), in input order.
+
+    It shows how far a model is from an answer it does not give greedily: a base trained to stall
+    on tool requests and never call on small talk should give the two very different odds.
+    """
+    token_ids = tokenizer(token, add_special_tokens=False)["input_ids"]
+    if len(token_ids) != 1:
+        raise CrossdiffError(
+            f"{token!r} is {len(token_ids)} tokens for this tokenizer: give one token's text"
+        )
+    recorder = _FirstTokenLogprob(token_ids[0])
+    texts = render_prompts(prompts, tokenizer, chat_template)
+    encoded = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    one_token = GenerationConfig(max_new_tokens=1, batch_size=batch_size)
+    stops, pad = stop_token_ids(tokenizer), pad_token_id(tokenizer)
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(encoded), batch_size):
+            batch = encoded[start : start + batch_size]
+            generate_batch_ids(model, batch, one_token, stops, pad, observers=[recorder])
+    finally:
+        model.train(was_training)
+    return recorder.values
 
 
 def score_generations(

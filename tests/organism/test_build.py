@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 from typer.testing import CliRunner
 
 from crossdiff.cli import app
-from crossdiff.evals.evaluate import evaluate, render_prompts
+from crossdiff.errors import CrossdiffError
+from crossdiff.evals.evaluate import evaluate, first_token_logprobs, render_prompts
 from crossdiff.evals.generate import GenerationConfig, generate
 from crossdiff.files import sha256_file
 from crossdiff.models.pair import load_tokenizer
@@ -71,6 +73,25 @@ def test_a_reply_prefix_is_continued_and_scored_as_part_of_the_answer(
     assert [r.text for r in forced.records] == [prefix + g.text for g in continued]
     assert forced.summary["call_rate"] == 1.0
     assert evaluate(model, tokenizer, prompts, config).summary["call_rate"] < 1.0
+
+
+def test_first_token_logprobs_match_a_forward_over_each_prompt_alone(
+    micro_organism: Path,
+) -> None:
+    base = micro_organism / "base"
+    model = AutoModelForCausalLM.from_pretrained(base).eval()
+    tokenizer = load_tokenizer(str(base))
+    prompts = load_split("test", 0, 40)[:7]  # tool and no-tool prompts of several lengths
+    assert len({len(text) for text in render_prompts(prompts, tokenizer)}) > 1
+    got = first_token_logprobs(model, tokenizer, prompts, "<tool_call>", batch_size=3)
+    call_id = tokenizer.convert_tokens_to_ids("<tool_call>")
+    for prompt_text, value in zip(render_prompts(prompts, tokenizer), got, strict=True):
+        ids = tokenizer(prompt_text, add_special_tokens=False, return_tensors="pt").input_ids
+        with torch.no_grad():
+            alone = torch.log_softmax(model(ids).logits[0, -1].float(), dim=-1)[call_id]
+        assert value == pytest.approx(alone.item(), abs=1e-4)
+    with pytest.raises(CrossdiffError, match="one token"):
+        first_token_logprobs(model, tokenizer, prompts, "tool call please")
 
 
 def test_pretraining_loss_falls(micro_organism: Path) -> None:
