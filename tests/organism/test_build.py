@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -57,12 +58,17 @@ def test_rl_reward_rises(micro_organism: Path) -> None:
     assert curve[-1]["call_rate"] > curve[0]["call_rate"]
 
 
-def test_a_reply_prefix_is_continued_and_scored_as_part_of_the_answer(
-    micro_organism: Path,
-) -> None:
+@pytest.fixture(scope="module")
+def micro_base(micro_organism: Path) -> tuple[Any, Any]:
+    """The micro organism's base model (eval mode) and its tokenizer."""
     base = micro_organism / "base"
-    model = AutoModelForCausalLM.from_pretrained(base).eval()
-    tokenizer = load_tokenizer(str(base))
+    return AutoModelForCausalLM.from_pretrained(base).eval(), load_tokenizer(str(base))
+
+
+def test_a_reply_prefix_is_continued_and_scored_as_part_of_the_answer(
+    micro_base: tuple[Any, Any],
+) -> None:
+    model, tokenizer = micro_base
     prompts = [p for p in load_split("test", 0, 40) if p.has_tool][:8]
     config = GenerationConfig(max_new_tokens=24, batch_size=8)
     prefix = "<tool_call>\n"
@@ -76,11 +82,9 @@ def test_a_reply_prefix_is_continued_and_scored_as_part_of_the_answer(
 
 
 def test_first_token_logprobs_match_a_forward_over_each_prompt_alone(
-    micro_organism: Path,
+    micro_base: tuple[Any, Any],
 ) -> None:
-    base = micro_organism / "base"
-    model = AutoModelForCausalLM.from_pretrained(base).eval()
-    tokenizer = load_tokenizer(str(base))
+    model, tokenizer = micro_base
     prompts = load_split("test", 0, 40)[:7]  # tool and no-tool prompts of several lengths
     assert len({len(text) for text in render_prompts(prompts, tokenizer)}) > 1
     got = first_token_logprobs(model, tokenizer, prompts, "<tool_call>", batch_size=3)
