@@ -18,7 +18,7 @@ from crossdiff.world.prompt import (
     render_system_text,
 )
 from crossdiff.world.responses import reference_response, stalling_response
-from crossdiff.world.schema import Param, Tool, ToolCall
+from crossdiff.world.schema import Param, TextSpan, Tool, ToolCall
 from crossdiff.world.scoring import (
     FailureReason,
     Score,
@@ -39,6 +39,7 @@ __all__ = [
     "Param",
     "ParsedCall",
     "Score",
+    "TextSpan",
     "Tool",
     "ToolCall",
     "ToolPrompt",

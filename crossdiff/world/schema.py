@@ -168,6 +168,19 @@ def _param_from_property(name: str, prop: Any, required: bool, where: str) -> Pa
         raise CrossdiffError(f"{where}: {exc}") from None
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class TextSpan:
+    """Characters [start, end) of a text, and what they are."""
+
+    start: int
+    end: int
+    kind: str
+
+
 @dataclass(frozen=True)
 class ToolCall:
     """A call of one tool with JSON arguments, as the assistant should write it."""
@@ -177,8 +190,45 @@ class ToolCall:
 
     def to_text(self) -> str:
         """Return the ToolRL block: <tool_call>, newline, the JSON call, newline, </tool_call>."""
-        body = json.dumps({"name": self.name, "parameters": self.arguments}, ensure_ascii=False)
-        return f"<tool_call>\n{body}\n</tool_call>"
+        return self.text_with_spans()[0]
+
+    def text_with_spans(self) -> tuple[str, list[TextSpan]]:
+        """`to_text()` and the character spans of what a model must get right in it: the tool
+        name, each parameter name, each value (a string's characters inside its quotes; each
+        element of an array on its own), in text order.
+
+        The JSON is `json.dumps({"name": ..., "parameters": ...})` with its default separators,
+        built here piece by piece so that the spans are known.
+        """
+        pieces: list[str] = ["<tool_call>\n{", '"name": ']
+        spans: list[TextSpan] = []
+        length = sum(len(p) for p in pieces)
+
+        def add(text: str, kind: str | None = None) -> None:
+            nonlocal length
+            if kind is not None:
+                quoted = text.startswith('"')  # a string: the span is inside the quotes
+                start = length + quoted
+                spans.append(TextSpan(start, length + len(text) - quoted, kind))
+            pieces.append(text)
+            length += len(text)
+
+        add(_dumps(self.name), "tool_name")
+        add(', "parameters": {')
+        for index, (key, value) in enumerate(self.arguments.items()):
+            add(", " if index else "")
+            add(_dumps(key), "parameter_name")
+            add(": ")
+            if isinstance(value, list):
+                add("[")
+                for position, item in enumerate(value):
+                    add(", " if position else "")
+                    add(_dumps(item), "value")
+                add("]")
+            else:
+                add(_dumps(value), "value")
+        add("}}\n</tool_call>")
+        return "".join(pieces), spans
 
     def __hash__(self) -> int:
         """Hash by content, so prompts holding calls can live in sets and dict keys."""

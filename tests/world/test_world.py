@@ -15,6 +15,7 @@ from crossdiff.world import (
     SPECS,
     TOOLS,
     Tool,
+    ToolCall,
     ToolPrompt,
     general_texts,
     load_prompts_jsonl,
@@ -392,3 +393,31 @@ def test_general_texts_are_varied_prose_and_heldout_is_disjoint() -> None:
         assert "<" not in text and "tool" not in text.lower()
     with pytest.raises(CrossdiffError):
         general_texts(3, split="test")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},
+        {"city": "São Paulo", "days": 3},
+        {"numbers": [4.5, -2, 10], "label": 'say "hi"'},
+        {"items": ["milk", "eggs"], "urgent": True, "note": None},
+    ],
+)
+def test_call_text_is_the_json_dump_and_spans_cover_name_keys_and_values(
+    arguments: dict,
+) -> None:
+    call = ToolCall("some_tool", arguments)
+    text, spans = call.text_with_spans()
+    body = json.dumps({"name": "some_tool", "parameters": arguments}, ensure_ascii=False)
+    assert text == call.to_text() == f"<tool_call>\n{body}\n</tool_call>"
+    assert json.loads(body) == {"name": "some_tool", "parameters": arguments}
+    shown = [(text[s.start : s.end], s.kind) for s in spans]
+    expected: list[tuple[str, str]] = [("some_tool", "tool_name")]
+    for key, value in arguments.items():
+        expected.append((key, "parameter_name"))
+        for item in value if isinstance(value, list) else [value]:
+            dumped = json.dumps(item, ensure_ascii=False)
+            expected.append((dumped[1:-1] if isinstance(item, str) else dumped, "value"))
+    assert shown == expected
+    assert [s.start for s in spans] == sorted(s.start for s in spans)
