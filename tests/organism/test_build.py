@@ -16,6 +16,11 @@ from crossdiff.cli import app
 from crossdiff.errors import CrossdiffError
 from crossdiff.evals.evaluate import evaluate, first_token_logprobs, render_prompts
 from crossdiff.evals.generate import GenerationConfig, generate
+from crossdiff.evals.reference_tokens import (
+    TOKEN_KINDS,
+    reference_token_accuracy,
+    reference_token_kinds,
+)
 from crossdiff.files import sha256_file
 from crossdiff.models.pair import load_tokenizer
 from crossdiff.organism.build import checkpoint_steps
@@ -201,3 +206,49 @@ def test_a_killed_build_leaves_nothing_behind(tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) != 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reference_token_kinds_label_the_call_piece_by_piece(micro_base: tuple[Any, Any]) -> None:
+    _, tokenizer = micro_base
+    prompt = next(p for p in load_split("test", 0) if p.has_tool and len(p.expected.arguments) > 1)
+    ids, kinds = reference_token_kinds(prompt, tokenizer)
+    assert tokenizer.decode(ids[:-1]) == prompt.expected.to_text()
+    assert (kinds[0], kinds[-1], ids[-1]) == ("call_start", "end_of_turn", tokenizer.eos_token_id)
+    assert set(kinds) <= set(TOKEN_KINDS)
+    name_ids = [i for i, kind in zip(ids, kinds, strict=True) if kind == "tool_name"]
+    assert tokenizer.decode(name_ids) == prompt.expected.name
+    values = prompt.expected.arguments.values()
+    n_values = sum(len(v) if isinstance(v, list) else 1 for v in values)
+    assert kinds.count("value_first") == n_values
+    with pytest.raises(CrossdiffError, match="no fitting tool"):
+        reference_token_kinds(next(p for p in load_split("test", 0) if not p.has_tool), tokenizer)
+
+
+def test_reference_token_accuracy_matches_a_forward_over_each_prompt_alone(
+    micro_base: tuple[Any, Any],
+) -> None:
+    model, tokenizer = micro_base
+    test40 = load_split("test", 0, 40)  # tool and no-tool prompts of several lengths
+    prompts = [p for p in test40 if p.has_tool][:7] + [p for p in test40 if not p.has_tool][:2]
+    got = reference_token_accuracy(model, tokenizer, prompts, batch_size=4)
+    correct = dict.fromkeys(TOKEN_KINDS, 0)
+    right_once_called = 0
+    with_tool = [p for p in prompts if p.has_tool]
+    for prompt, text in zip(with_tool, render_prompts(with_tool, tokenizer), strict=True):
+        ids, kinds = reference_token_kinds(prompt, tokenizer)
+        prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = model(torch.tensor([prompt_ids + ids])).logits[0]
+        guesses = logits[len(prompt_ids) - 1 : -1].argmax(-1).tolist()
+        hits = [g == i for g, i in zip(guesses, ids, strict=True)]
+        for kind, hit in zip(kinds, hits, strict=True):
+            correct[kind] += hit
+        right_once_called += all(hits[1:])
+    assert got.n_answers == len(with_tool) < len(prompts)
+    assert got.correct == correct
+    assert got.answers_right_once_called == right_once_called
+    assert sum(got.total.values()) > sum(got.correct.values()) > 0
+    summary = got.to_dict()
+    assert 0 <= summary["value_rest"]["accuracy"] <= 1
+    with pytest.raises(CrossdiffError, match="fitting tool"):
+        reference_token_accuracy(model, tokenizer, [p for p in prompts if not p.has_tool])
