@@ -20,6 +20,11 @@ the right-tool rate of a model that knows only this world.
 `<tool_call>` as the base's first answer token on 60 tool and 60 no-tool prompts of `train` and
 `test`: a base that tells small talk from tool requests keeps `test`'s no-tool figure well below
 its tool figure, or its RL twin will call on small talk (docs/organism.md, session 9).
+`<base|rl>.reference_token_accuracy.<split>.<kind>`: teacher-forced argmax accuracy on the
+reference call's tokens by kind (`crossdiff.evals.reference_tokens`: the call's first token, tool
+name, parameter names, a value's first and later tokens, JSON structure, end of turn) and
+`all_right_once_called_rate`, on the same prompts as `when_made_to_call` (base: `test` and
+`train`; RL twin: `test`): which part of the call the models have not learned.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from transformers import AutoModelForCausalLM
 
 from crossdiff.evals.evaluate import evaluate, first_token_logprobs
 from crossdiff.evals.generate import GenerationConfig
+from crossdiff.evals.reference_tokens import reference_token_accuracy
 from crossdiff.models.pair import load_tokenizer
 from crossdiff.organism.build import WORLD_SEED, build_organism
 from crossdiff.organism.config import config_for_size
-from crossdiff.world import load_split
+from crossdiff.world import ToolPrompt, load_split
 from crossdiff.world.cues import cue_rates
 from crossdiff.world.parsing import OPEN_TAG
 
@@ -51,6 +57,16 @@ def _timed_build(out: Path, size: str, seed: int) -> tuple[dict, float]:
     return manifest, time.perf_counter() - started
 
 
+def _tool_prompts(size: str) -> dict[str, list[ToolPrompt]]:
+    """The build's `test` tool prompts and as many `train` ones."""
+    built_on = load_split("test", WORLD_SEED)[: config_for_size(size).eval.test_prompts]
+    test = [p for p in built_on if p.has_tool]
+    return {
+        "test": test,
+        "train": [p for p in load_split("train", WORLD_SEED) if p.has_tool][: len(test)],
+    }
+
+
 def _when_made_to_call(model_dir: Path, size: str) -> dict[str, float]:
     """Greedy answers to the build's `test` tool prompts and as many `train` ones, each started
     with `<tool_call>`."""
@@ -61,13 +77,29 @@ def _when_made_to_call(model_dir: Path, size: str) -> dict[str, float]:
     generation = GenerationConfig(
         max_new_tokens=config.max_new_tokens - prefix_tokens, batch_size=config.batch_size
     )
-    test = [p for p in load_split("test", WORLD_SEED)[: config.test_prompts] if p.has_tool]
-    train = [p for p in load_split("train", WORLD_SEED) if p.has_tool][: len(test)]
     result: dict[str, float] = {}
-    for split, prompts in (("test", test), ("train", train)):
+    for split, prompts in _tool_prompts(size).items():
         summary = evaluate(model, tokenizer, prompts, generation, reply_prefix=CALL_PREFIX).summary
         for key in ("full_correctness", "format_rate", "selection_rate", "arguments_rate"):
             result[f"base.when_made_to_call.{split}.{key}"] = summary[key]
+    return result
+
+
+def _reference_token_figures(root: Path, size: str) -> dict[str, float | None]:
+    """Teacher-forced accuracy on the reference calls, by kind of token: base on `test` and
+    `train`, RL twin on `test`."""
+    prompts = _tool_prompts(size)
+    result: dict[str, float | None] = {}
+    for name, splits in (("base", ("test", "train")), ("rl", ("test",))):
+        tokenizer = load_tokenizer(str(root / name))
+        model = AutoModelForCausalLM.from_pretrained(root / name).eval()
+        for split in splits:
+            figures = reference_token_accuracy(model, tokenizer, prompts[split]).to_dict()
+            prefix = f"{name}.reference_token_accuracy.{split}"
+            for kind, value in figures.items():
+                if isinstance(value, dict):
+                    result[f"{prefix}.{kind}"] = value["accuracy"]
+            result[f"{prefix}.all_right_once_called_rate"] = figures["all_right_once_called_rate"]
     return result
 
 
@@ -134,6 +166,7 @@ def main() -> None:
             )
             result.update(_when_made_to_call(root / "default" / "base", "default"))
             result.update(_first_token_call_odds(root / "default" / "base"))
+            result.update(_reference_token_figures(root / "default", "default"))
             test = load_split("test", WORLD_SEED)
             result["test.distinctive_word_cue_rate"] = cue_rates(test)["distinctive_word_rate"]
         print(json.dumps(result, sort_keys=True))
