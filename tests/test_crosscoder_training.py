@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,16 @@ def test_bad_train_configs_are_refused_before_work(tmp_path: Path) -> None:
     with pytest.raises(CrossdiffError, match="widths"):
         train_crosscoder(run, _pairs(), tmp_path / "never", show_progress=False)
     assert not (tmp_path / "never").exists()
+
+
+def test_a_run_too_short_for_auxk_is_warned_about(tmp_path: Path) -> None:
+    short = _run(steps=6)  # 6 x 32 = 192 samples, dead_after_tokens = 200
+    with pytest.warns(UserWarning, match="AuxK loss never runs"):
+        train_crosscoder(short, _pairs(), tmp_path / "short", show_progress=False)
+    assert (tmp_path / "short").is_dir()  # a warning, not a refusal
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_crosscoder(_run(steps=7), _pairs(), tmp_path / "long", show_progress=False)
 
 
 def _write_activations(path: Path, n: int = 256) -> None:

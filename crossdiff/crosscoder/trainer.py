@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,15 @@ def check_run_against_source(run: RunConfig, source: PairBatchSource, world_size
         raise CrossdiffError(
             f"train.batch_size = {run.train.batch_size} is not divisible by the {world_size} "
             "processes: choose a multiple of the process count"
+        )
+    samples = run.train.steps * run.train.batch_size
+    if run.crosscoder.auxk_coeff > 0 and run.crosscoder.dead_after_tokens >= samples:
+        warnings.warn(
+            f"crosscoder.dead_after_tokens = {run.crosscoder.dead_after_tokens} is not below the "
+            f"{samples} samples of the whole run (train.steps x batch_size): no feature can count "
+            f"as dead, so the AuxK loss never runs; lower dead_after_tokens (e.g. to "
+            f"{max(1, samples // 10)}) or set auxk_coeff = 0",
+            stacklevel=2,
         )
     num_rows = getattr(source, "num_rows", None)
     if num_rows is not None and num_rows < run.train.batch_size:
