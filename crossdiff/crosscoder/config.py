@@ -60,7 +60,9 @@ class CrosscoderConfig(BaseModel):
     auxk_coeff: float = Field(1 / 32, description="Coefficient of the AuxK dead-feature loss.")
     k_aux: int = Field(256, description="Dead features used by the AuxK loss per sample.")
     dead_after_tokens: int = Field(
-        200_000, description="A feature that has not fired for this many tokens counts as dead."
+        200_000,
+        description="A feature that has not fired for this many tokens counts as dead (AuxK "
+        "trains only dead features: keep it below train.steps x batch_size; training warns).",
     )
     jumprelu_bandwidth: float = Field(
         0.05, description="JumpReLU: kernel bandwidth of the threshold's straight-through grad."
