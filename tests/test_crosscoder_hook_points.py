@@ -19,7 +19,9 @@ WIDTHS = (6, 5)
 
 
 def _run() -> RunConfig:
-    crosscoder = CrosscoderConfig(widths=WIDTHS, dict_size=24, sparsity="topk", k=3)
+    crosscoder = CrosscoderConfig(
+        widths=WIDTHS, dict_size=24, sparsity="topk", k=3, dead_after_tokens=8
+    )
     return RunConfig(crosscoder=crosscoder, train=TrainConfig(steps=3, batch_size=32, log_every=1))
 
 
@@ -65,7 +67,14 @@ def test_a_store_with_a_different_b_hook_point_records_both() -> None:
 
 def test_a_checkpoint_without_a_hook_point_still_loads(tmp_path: Path) -> None:
     model = Crosscoder(
-        CrosscoderConfig(widths=WIDTHS, dict_size=24, sparsity="topk", k=3, normalisation="none")
+        CrosscoderConfig(
+            widths=WIDTHS,
+            dict_size=24,
+            sparsity="topk",
+            k=3,
+            normalisation="none",
+            dead_after_tokens=8,
+        )
     )
     save_crosscoder(model, tmp_path / "old", {"steps": 10})
     loaded = load_dictionary(str(tmp_path / "old"))

@@ -172,7 +172,8 @@ def test_cli_train_on_a_tiny_file(tmp_path: Path) -> None:
     _write_activations(data)
     config = tmp_path / "run.toml"
     config.write_text(
-        '[crosscoder]\nsparsity = "topk"\ndict_size = 32\nk = 3\n[train]\nlr = 1e-3\n'
+        '[crosscoder]\nsparsity = "topk"\ndict_size = 32\nk = 3\ndead_after_tokens = 32\n'
+        "[train]\nlr = 1e-3\n"
     )
     args = [
         "train",
@@ -222,12 +223,15 @@ def test_cli_train_from_an_activation_store(tmp_path: Path) -> None:
         "8",
         "--batch-size",
         "64",
+        "--dead-after-tokens",
+        "128",
         "--no-progress",
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     model = load_crosscoder(tmp_path / "run" / "crosscoder")
     assert model.config.widths == (6, 5) and model.stats is not None
+    assert model.config.dead_after_tokens == 128
     (tmp_path / "c.toml").write_text("[crosscoder]\nwidths = [7, 5]\n")
     wrong = CliRunner().invoke(app, [*args, "--force", "--config", str(tmp_path / "c.toml")])
     assert wrong.exit_code != 0 and "set widths = [6, 5]" in str(wrong.exception)

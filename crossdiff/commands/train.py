@@ -55,6 +55,9 @@ def train_command(
         ),
     ] = None,
     normalisation: Annotated[str | None, typer.Option(help=field_help(CC, "normalisation"))] = None,
+    dead_after_tokens: Annotated[
+        int | None, typer.Option(help=field_help(CC, "dead_after_tokens"))
+    ] = None,
     steps: Annotated[int | None, typer.Option(help=field_help(TC, "steps"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=field_help(TC, "batch_size"))] = None,
     lr: Annotated[float | None, typer.Option(help=field_help(TC, "lr"))] = None,
@@ -92,6 +95,7 @@ def train_command(
             lambda_excl=lambda_excl,
             dfc_norm_weighted=dfc_norm_weighted,
             normalisation=normalisation,
+            dead_after_tokens=dead_after_tokens,
         ),
     )
     _merge(

@@ -51,7 +51,12 @@ def crosscoder_dir(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     store = ActivationStore(store_dir)
     run = RunConfig(
         crosscoder=CrosscoderConfig(
-            widths=store.widths, dict_size=64, sparsity="topk", k=6, partition=(0.1, 0.1)
+            widths=store.widths,
+            dict_size=64,
+            sparsity="topk",
+            k=6,
+            partition=(0.1, 0.1),
+            dead_after_tokens=256,
         ),
         train=TrainConfig(steps=40, batch_size=64, lr=3e-3, log_every=20),
     )

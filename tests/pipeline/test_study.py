@@ -26,6 +26,7 @@ batch_size = 60
 max_length = 1024
 [crosscoder]
 dict_size = 48
+dead_after_tokens = 16
 sparsity = "topk"
 k = 4
 partition = [0.1, 0.1]
