@@ -26,7 +26,7 @@ from crossdiff.files import atomic_output_dir, sha256_file, write_json_atomic
 from crossdiff.organism.config import OrganismConfig, config_for_size
 from crossdiff.organism.data import PretrainStream, dialogue_answer, phrase_words
 from crossdiff.organism.grpo import grpo_train
-from crossdiff.organism.pretrain import make_model, pretrain
+from crossdiff.organism.pretrain import make_model, matmul_dtype, pretrain
 from crossdiff.organism.tokenizer import IM_END, IM_START, train_tokenizer
 from crossdiff.seeding import check_seed, derive_seed, seed_everything
 from crossdiff.world import ToolPrompt, general_texts, load_split, render_raw
@@ -212,6 +212,7 @@ def build_organism(
             "seconds": timings,
             "versions": _versions(),
             "torch_threads": torch.get_num_threads(),
+            "pretrain_matmul_dtype": str(matmul_dtype(config.pretrain)).removeprefix("torch."),
         }
         write_json_atomic(staging / "organism.json", manifest)
     return manifest

@@ -50,6 +50,11 @@ class PretrainConfig(BaseModel):
     A dialogue holds `dialogue_turns` requests under one tool list (the first as in a test
     prompt, the others as further user turns, each answered by a call or stalling at the call
     share): the long tool list is paid for once per several answers.
+
+    With `bf16_matmuls`, the forward and backward matrix products run in bfloat16 (autocast;
+    weights, gradients and AdamW stay float32) on a CPU with native bfloat16 (AVX512-BF16 or
+    AMX), which trains about 1.4 times as many steps per second; elsewhere they stay float32.
+    The manifest records which was used (`pretrain_matmul_dtype`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -74,6 +79,7 @@ class PretrainConfig(BaseModel):
     echo_learning_rate: float = 1e-3
     drills_only_fraction: float = 0.0
     dialogue_turns: int = 1
+    bf16_matmuls: bool = False
 
 
 class RLConfig(BaseModel):

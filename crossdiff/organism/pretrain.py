@@ -59,6 +59,19 @@ def masked_lm_loss(
     return (losses_N * weights_N).sum() / weights_N.sum()
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX tiles)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def matmul_dtype(config: PretrainConfig, native_bf16: bool | None = None) -> torch.dtype:
+    """The dtype pre-training multiplies in: bfloat16 if the config asks for it and the CPU has
+    it natively (emulated bfloat16 is slower than float32), else float32."""
+    if native_bf16 is None:
+        native_bf16 = cpu_has_native_bf16()
+    return torch.bfloat16 if config.bf16_matmuls and native_bf16 else torch.float32
+
+
 def learning_rate_at(
     step: int, total: int, peak: float, warmup: int, final_fraction: float = 0.1
 ) -> float:
@@ -107,11 +120,13 @@ def pretrain(
     )
     model.train()
     curve: list[dict[str, float | str]] = []
+    dtype = matmul_dtype(config)
 
     def train_step(batch: PackedBatch, lr: float, entry: dict[str, float | str]) -> None:
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.weights_BT)
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.weights_BT)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

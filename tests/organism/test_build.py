@@ -52,6 +52,8 @@ def test_outputs_load_and_manifest_is_complete(micro_organism: Path) -> None:
         assert summary["n"] == manifest["config"]["eval"]["test_prompts"]
         assert manifest["evaluation"][side]["general_loss"] > 0
     assert manifest["versions"]["torch"]
+    # micro asks for float32 products, so every machine builds it the same way
+    assert manifest["pretrain_matmul_dtype"] == "float32"
 
 
 def test_rl_reward_rises(micro_organism: Path) -> None:

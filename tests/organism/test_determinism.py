@@ -12,7 +12,7 @@ from crossdiff.organism.build import deterministic_torch
 from crossdiff.organism.config import ModelShape, PretrainConfig, RLConfig
 from crossdiff.organism.data import PretrainStream
 from crossdiff.organism.grpo import grpo_train
-from crossdiff.organism.pretrain import make_model, pretrain
+from crossdiff.organism.pretrain import cpu_has_native_bf16, make_model, matmul_dtype, pretrain
 from crossdiff.organism.tokenizer import train_tokenizer
 from crossdiff.world import general_texts, load_split, reference_response, render_raw
 
@@ -66,3 +66,34 @@ def test_same_seed_gives_identical_weights_and_curves() -> None:
     assert any(not torch.equal(base_a[k], rl_a[k]) for k in base_a)  # RL changed the weights
     base_c, _, _, _ = _build(4)
     assert any(not torch.equal(base_a[k], base_c[k]) for k in base_a)
+
+
+def test_bf16_matmuls_only_where_the_cpu_has_them() -> None:
+    bf16 = PRE.model_copy(update={"bf16_matmuls": True})
+    assert matmul_dtype(PRE, native_bf16=True) == torch.float32
+    assert matmul_dtype(bf16, native_bf16=False) == torch.float32
+    assert matmul_dtype(bf16, native_bf16=True) == torch.bfloat16
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bfloat16")
+def test_bf16_pretraining_is_deterministic_and_differs_from_float32() -> None:
+    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
+    tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
+    config = PRE.model_copy(update={"bf16_matmuls": True, "steps": 12})
+
+    def run(pre: PretrainConfig) -> tuple[dict[str, torch.Tensor], list]:
+        with deterministic_torch():
+            model = make_model(SHAPE, tokenizer, 5)
+            curve = pretrain(
+                model, PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, pre, 5), pre
+            )
+        return model.state_dict(), curve
+
+    state_a, curve_a = run(config)
+    state_b, curve_b = run(config)
+    _, curve_f32 = run(config.model_copy(update={"bf16_matmuls": False}))
+    assert curve_a == curve_b
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    assert all(v.dtype == torch.float32 for v in state_a.values())  # master weights stay float32
+    assert curve_a != curve_f32  # the products really ran in bfloat16
+    assert curve_a[-1]["loss"] < curve_a[0]["loss"]
