@@ -8,6 +8,8 @@ weights are bit-identical. Run it alone on the machine (under the shared lock):
 Targets (issue 2): base full_correctness <= 0.05 and format_rate <= 0.05 on `test` (greedy);
 RL full_correctness >= 0.80 on tool prompts and false_call_rate <= 0.10 on no-tool prompts;
 general_loss_ratio <= 1.10; default build <= 360 s; micro build <= 60 s; identical hashes.
+Build times depend on the CPU: `machine.*` says which it was and whether the default's
+pre-training multiplied in bfloat16 (only where the CPU has it natively; float32 elsewhere).
 
 Two diagnostics explain the RL figure. `base.when_made_to_call.<split>.*`: the base model on the
 tool prompts of `test` and of `train` (as many) with its answer started by `<tool_call>` (greedy):
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import statistics
 import tempfile
 import time
@@ -44,11 +47,22 @@ from crossdiff.evals.reference_tokens import reference_token_accuracy
 from crossdiff.models.pair import load_tokenizer
 from crossdiff.organism.build import WORLD_SEED, build_organism
 from crossdiff.organism.config import config_for_size
+from crossdiff.organism.pretrain import cpu_has_native_bf16
 from crossdiff.world import ToolPrompt, load_split
 from crossdiff.world.cues import cue_rates
 from crossdiff.world.parsing import OPEN_TAG
 
 CALL_PREFIX = OPEN_TAG + "\n"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def _timed_build(out: Path, size: str, seed: int) -> tuple[dict, float]:
@@ -130,7 +144,12 @@ def main() -> None:
         root = args.out or Path(tmp)
         micro, micro_seconds = _timed_build(root / "micro", "micro", args.seed)
         micro_again, _ = _timed_build(root / "micro-again", "micro", args.seed)
-        result: dict = {"build_seconds.micro": round(micro_seconds, 1)}
+        result: dict = {
+            "build_seconds.micro": round(micro_seconds, 1),
+            # build times depend on the CPU (bfloat16 products only where they are native)
+            "machine.cpu_model": _cpu_model(),
+            "machine.cpu_native_bf16": cpu_has_native_bf16(),
+        }
         result["micro.rl.full_correctness"] = micro["evaluation"]["rl"]["summary"][
             "full_correctness"
         ]
@@ -161,6 +180,7 @@ def main() -> None:
                     "base.general_loss": default["evaluation"]["base"]["general_loss"],
                     "rl.general_loss": default["evaluation"]["rl"]["general_loss"],
                     "n_test_prompts": base["n"],
+                    "machine.default_pretrain_matmul_dtype": default["pretrain_matmul_dtype"],
                     "weights_sha256": default["weights_sha256"],
                 }
             )
