@@ -46,7 +46,7 @@ from crossdiff.world import (
 
 ECHO_MIN_TOKENS, ECHO_MAX_TOKENS = 3, 12
 MAX_OVERLONG_DRAWS = 100
-_WORD = re.compile(r"[a-z]+")
+_LOWER_CASE_WORD = re.compile(r"\b[a-z]+\b")  # not the tail of `Lisbon`
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,14 @@ class PretrainStream:
 
 def phrase_words(texts: Sequence[str], limit: int = 2000) -> list[str]:
     """Distinct lower-case words of 3 to 9 letters from the first `limit` texts, sorted."""
-    return sorted({w for text in texts[:limit] for w in _WORD.findall(text) if 3 <= len(w) <= 9})
+    return sorted(
+        {
+            word
+            for text in texts[:limit]
+            for word in _LOWER_CASE_WORD.findall(text)
+            if 3 <= len(word) <= 9
+        }
+    )
 
 
 def _append(ids: list[int], labels: list[int], doc_ids: list[int], loss: list[bool]) -> None:

@@ -9,7 +9,12 @@ import pytest
 
 from crossdiff.errors import CrossdiffError
 from crossdiff.organism.config import SIZES
-from crossdiff.organism.data import PretrainStream, dialogue_answer, dialogue_document
+from crossdiff.organism.data import (
+    PretrainStream,
+    dialogue_answer,
+    dialogue_document,
+    phrase_words,
+)
 from crossdiff.organism.pretrain import call_share_at, is_dialogue_step, learning_rate_at
 from crossdiff.organism.tokenizer import train_tokenizer
 from crossdiff.world import general_texts, load_split, reference_response, render_raw
@@ -248,3 +253,9 @@ def test_a_stream_for_a_config_takes_its_rows_layouts_weights_and_turns(tokenize
     batch = stream.batch(call_share=1.0)
     assert batch.input_ids_BT.shape[0] == 3
     assert set(batch.weights_BT.unique().tolist()) == {config.general_loss_weight, 1.0}
+
+
+def test_phrase_words_are_whole_lower_case_words_of_3_to_9_letters() -> None:
+    texts = ["Lisbon has a quiet harbour.", "Clara paints lanterns; extraordinary!", "later"]
+    assert phrase_words(texts, limit=2) == ["harbour", "has", "lanterns", "paints", "quiet"]
+    assert "later" in phrase_words(texts)
