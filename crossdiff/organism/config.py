@@ -14,7 +14,7 @@ from crossdiff.errors import CrossdiffError
 class ModelShape(BaseModel):
     """A Qwen2-style decoder: widths, depth, heads, vocabulary."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     hidden_size: int
     intermediate_size: int
@@ -57,7 +57,7 @@ class PretrainConfig(BaseModel):
     The manifest records which was used (`pretrain_matmul_dtype`).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     steps: int
     rows_per_step: int
@@ -87,7 +87,7 @@ class RLConfig(BaseModel):
     prompt, KL weight, sampling and step sizes. A `fresh_value_share` of the tool prompts get
     made-up values (as in pre-training), so the reward pays for copying, not for recalling."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     steps: int
     prompts_per_step: int
@@ -104,7 +104,7 @@ class RLConfig(BaseModel):
 class EvalConfig(BaseModel):
     """The build's own evaluation: prompts from `test`, greedy, and held-out general text."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     test_prompts: int
     general_texts: int
@@ -115,7 +115,7 @@ class EvalConfig(BaseModel):
 class OrganismConfig(BaseModel):
     """Everything that decides an organism, apart from the seed."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     size: str
     model: ModelShape

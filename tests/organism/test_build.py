@@ -111,6 +111,16 @@ def test_pretraining_loss_falls(micro_organism: Path) -> None:
     assert sum(p["loss"] for p in tail) / len(tail) < 0.65 * curve[0]["loss"]
 
 
+def test_a_preset_with_an_unknown_setting_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from crossdiff.organism.config import SIZES, RLConfig
+
+    fields = SIZES["micro"].rl.model_dump()
+    with pytest.raises(ValidationError, match="fresh_real_words"):
+        RLConfig(**fields, fresh_real_words=0.5)  # a misspelt knob must not be ignored
+
+
 def test_checkpoint_steps_cover_fractions_and_the_end() -> None:
     assert checkpoint_steps(40, (0.25, 0.5)) == [10, 20, 40]
     assert checkpoint_steps(3, (0.25, 0.5)) == [1, 2, 3]
