@@ -46,7 +46,8 @@ from crossdiff.world import (
 
 ECHO_MIN_TOKENS, ECHO_MAX_TOKENS = 3, 12
 MAX_OVERLONG_DRAWS = 100
-_LOWER_CASE_WORD = re.compile(r"\b[a-z]+\b")  # not the tail of `Lisbon`
+_LOWER_CASE_WORD = re.compile(r"\b[a-z]+\b")
+_LOWER_CASE_RUN = re.compile(r"[a-z]+")  # also the tail of a name: `isbon` in `Lisbon`
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class PretrainStream:
         seed: int,
         general_weight: float = 1.0,
         fresh_value_share: float = 0.0,
+        fresh_real_word_share: float = 0.0,
         drill_tool_list: bool = False,
         dialogue_turns: int = 1,
     ) -> None:
@@ -171,7 +173,11 @@ class PretrainStream:
                 f"dialogue_turns={dialogue_turns} needs training prompts without a fitting tool "
                 "(small talk for the follow-up turns); add some or set dialogue_turns to 1"
             )
-        self.fresh = FreshValues(phrase_words(texts), self.rng) if fresh_value_share > 0 else None
+        self.fresh = (
+            FreshValues(phrase_words(texts, name_tails=True), self.rng, fresh_real_word_share)
+            if fresh_value_share > 0
+            else None
+        )
         special = set(tokenizer.all_special_ids) | set(tokenizer.convert_tokens_to_ids(TAG_TOKENS))
         self._echo_tokens = [i for i in range(len(tokenizer)) if i not in special]
 
@@ -195,6 +201,7 @@ class PretrainStream:
             seed,
             general_weight=config.general_loss_weight,
             fresh_value_share=config.fresh_value_share,
+            fresh_real_word_share=config.fresh_real_word_share,
             drill_tool_list=config.drill_tool_list,
             dialogue_turns=config.dialogue_turns,
         )
@@ -334,15 +341,17 @@ class PretrainStream:
         )
 
 
-def phrase_words(texts: Sequence[str], limit: int = 2000) -> list[str]:
-    """Distinct lower-case words of 3 to 9 letters from the first `limit` texts, sorted."""
+def phrase_words(texts: Sequence[str], limit: int = 2000, name_tails: bool = False) -> list[str]:
+    """Distinct lower-case words of 3 to 9 letters from the first `limit` texts, sorted.
+
+    With `name_tails`, also the lower-case tails of capitalised words (`isbon` from `Lisbon`,
+    `agreb` from `Zagreb`): made-up words with the letters and tokens of real names. Pre-training
+    draws its made-up values from that list; with whole words only, its twins copied names
+    much worse (docs/organism.md, session 12).
+    """
+    pattern = _LOWER_CASE_RUN if name_tails else _LOWER_CASE_WORD
     return sorted(
-        {
-            word
-            for text in texts[:limit]
-            for word in _LOWER_CASE_WORD.findall(text)
-            if 3 <= len(word) <= 9
-        }
+        {word for text in texts[:limit] for word in pattern.findall(text) if 3 <= len(word) <= 9}
     )
 
 

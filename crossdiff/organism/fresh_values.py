@@ -5,6 +5,13 @@ likely value instead of copying the one in the request; on `test`, whose values 
 training, that fails. A drill whose values were just made up can only be answered by copying, so
 drills with fresh values teach the copying that the RL twin needs.
 
+A single-word value (a city, a name, a room) is made of random syllables, or, for a
+`real_word_share` of the draws, is one of the given words (in pre-training: the general text's
+words and the tails of its names, see `crossdiff.organism.data.phrase_words`). Syllables teach
+copying a word the model cannot know; the given words are cut into the tokens of real words and
+names, whose usual continuations copying must override (a twin that only copied syllables wrote
+`base` where the request said `basement`, and `Pan` for `Panama`).
+
 Every fresh value is in the train partition of the value space (`value_split`), so none of them is
 a dev or test value. Enum and boolean values are fixed by the schema and are kept.
 """
@@ -34,15 +41,21 @@ _MAX_TRIES = 100
 class FreshValues:
     """Draws made-up values shaped like catalogue values, from one seeded `random.Random`.
 
-    `words` supply the words of made-up phrases (topics, messages, queries, ...); single words
-    (cities, names) are made of random syllables.
+    `words` supply the words of made-up phrases (topics, messages, queries, ...) and, for a
+    `real_word_share` of single-word values (cities, names), the word itself; other single words
+    are made of random syllables.
     """
 
-    def __init__(self, words: Sequence[str], rng: random.Random) -> None:
+    def __init__(
+        self, words: Sequence[str], rng: random.Random, real_word_share: float = 0.0
+    ) -> None:
         if not words:
             raise ValueError("FreshValues needs a non-empty word list for made-up phrases")
+        if not 0.0 <= real_word_share <= 1.0:
+            raise ValueError(f"real_word_share must be in [0, 1], got {real_word_share}")
         self.words = tuple(words)
         self.rng = rng
+        self.real_word_share = real_word_share
 
     def value_like(self, value: Any) -> Any:
         """A made-up value of the same kind as `value`, in the train partition."""
@@ -112,7 +125,7 @@ class FreshValues:
             return "".join(self._char_like(ch) for ch in value)  # codes, phones, tickers
         if " " in value:
             return " ".join(self.rng.choice(self.words) for _ in range(self.rng.randint(1, 4)))
-        return self._pseudo_word(capitalised=value[:1].isupper())
+        return self._single_word(capitalised=value[:1].isupper())
 
     def _digits(self, count: int, lead: bool = False) -> str:
         """`count` random digits; the first is not 0 unless `lead` (a fraction's digits)."""
@@ -128,11 +141,20 @@ class FreshValues:
             return chr(self.rng.randint(ord("A"), ord("Z")))
         return ch
 
-    def _pseudo_word(self, capitalised: bool) -> str:
+    def _single_word(self, capitalised: bool) -> str:
+        """A real word for a `real_word_share` of draws, else a word of random syllables."""
+        # No draw at share 0, so streams without real words are unchanged.
+        if self.real_word_share > 0 and self.rng.random() < self.real_word_share:
+            word = self.rng.choice(self.words)
+        else:
+            word = self._pseudo_word()
+        return word.capitalize() if capitalised else word
+
+    def _pseudo_word(self) -> str:
         syllables = self.rng.randint(2, 3)
         word = "".join(
             self.rng.choice(_ONSETS) + self.rng.choice(_VOWELS) for _ in range(syllables)
         )
         if self.rng.random() < 0.4:
             word += self.rng.choice("nrlst")
-        return word.capitalize() if capitalised else word
+        return word

@@ -215,6 +215,14 @@ def step_prompts(
     return chosen + rng.sample(no_tool, n_no_tool)
 
 
+def rl_fresh_values(config: RLConfig, words: Sequence[str], seed: int) -> FreshValues | None:
+    """The made-up values RL draws from (its own seeded stream), or None if it uses none."""
+    if config.fresh_value_share <= 0:
+        return None
+    rng = random.Random(derive_seed(seed, "rl", "fresh"))
+    return FreshValues(words, rng, config.fresh_real_word_share)
+
+
 def grpo_train(
     policy: torch.nn.Module,
     reference: torch.nn.Module,
@@ -232,9 +240,7 @@ def grpo_train(
     `fresh_value_share` is above 0).
     """
     rng = random.Random(derive_seed(seed, "rl", "prompts"))
-    fresh = None
-    if config.fresh_value_share > 0:
-        fresh = FreshValues(fresh_words, random.Random(derive_seed(seed, "rl", "fresh")))
+    fresh = rl_fresh_values(config, fresh_words, seed)
     optimizer = torch.optim.AdamW(
         policy.parameters(), lr=config.learning_rate, betas=(0.9, 0.99), weight_decay=0.0
     )

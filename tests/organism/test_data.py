@@ -243,19 +243,27 @@ def test_one_step_in_dialogue_every_trains_on_dialogues_after_the_drills_only_pa
 
 def test_a_stream_for_a_config_takes_its_rows_layouts_weights_and_turns(tokenizer) -> None:
     config = SIZES["default"].pretrain.model_copy(
-        update={"rows_per_step": 3, "dialogue_turns": 3, "fresh_value_share": 0.5}
+        update={
+            "rows_per_step": 3,
+            "dialogue_turns": 3,
+            "fresh_value_share": 0.5,
+            "fresh_real_word_share": 0.25,
+        }
     )
     stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, config, seed=7)
     assert (stream.row_tokens, stream.rows_per_step) == (config.row_tokens, 3)
     assert stream.raw_layout_share == config.raw_layout_share
     assert stream.general_weight == config.general_loss_weight
     assert (stream.dialogue_turns, stream.fresh_value_share) == (3, 0.5)
+    assert stream.fresh is not None and stream.fresh.real_word_share == 0.25
     batch = stream.batch(call_share=1.0)
     assert batch.input_ids_BT.shape[0] == 3
     assert set(batch.weights_BT.unique().tolist()) == {config.general_loss_weight, 1.0}
 
 
-def test_phrase_words_are_whole_lower_case_words_of_3_to_9_letters() -> None:
+def test_phrase_words_are_lower_case_words_of_3_to_9_letters_and_name_tails_on_request() -> None:
     texts = ["Lisbon has a quiet harbour.", "Clara paints lanterns; extraordinary!", "later"]
     assert phrase_words(texts, limit=2) == ["harbour", "has", "lanterns", "paints", "quiet"]
     assert "later" in phrase_words(texts)
+    with_tails = phrase_words(texts, limit=2, name_tails=True)
+    assert with_tails == ["harbour", "has", "isbon", "lanterns", "lara", "paints", "quiet"]

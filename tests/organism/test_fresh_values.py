@@ -52,8 +52,32 @@ def test_a_made_up_phrase_uses_the_given_words() -> None:
         assert 1 <= len(words) <= 4 and set(words) <= set(WORDS)
 
 
-def test_fresh_values_are_never_dev_or_test_values() -> None:
-    maker = fresh(3)
+def test_without_real_words_a_single_word_is_made_of_syllables() -> None:
+    maker = fresh(5)
+    made = [maker.value_like(value) for value in ("Lisbon", "serendipity") for _ in range(100)]
+    assert not {word.casefold() for word in made} & set(WORDS)
+
+
+@pytest.mark.parametrize(("value", "capitalised"), [("Lisbon", True), ("basement", False)])
+def test_a_real_word_share_of_single_words_are_real_words(value: str, capitalised: bool) -> None:
+    maker = FreshValues(WORDS, random.Random(6), real_word_share=0.5)
+    made = [maker.value_like(value) for _ in range(400)]
+    real = [word for word in made if word.casefold() in WORDS]
+    assert 0.4 <= len(real) / len(made) <= 0.6
+    assert all(word[0].isupper() == capitalised for word in made)
+    everything_real = FreshValues(WORDS, random.Random(6), real_word_share=1.0)
+    assert all(everything_real.value_like(value).casefold() in WORDS for _ in range(100))
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_real_word_share_outside_0_to_1_is_refused(share: float) -> None:
+    with pytest.raises(ValueError, match="real_word_share"):
+        FreshValues(WORDS, random.Random(0), real_word_share=share)
+
+
+@pytest.mark.parametrize("real_word_share", [0.0, 0.5])
+def test_fresh_values_are_never_dev_or_test_values(real_word_share: float) -> None:
+    maker = FreshValues(WORDS, random.Random(3), real_word_share)
     held_out = {
         str(v).casefold()
         for spec in SPECS

@@ -97,6 +97,23 @@ def test_step_prompts_give_a_share_of_tool_prompts_made_up_values() -> None:
     assert with_fresh == [by_id[p.id] for p in with_fresh]
 
 
+def test_rl_draws_made_up_values_only_when_its_config_asks() -> None:
+    from crossdiff.organism.grpo import rl_fresh_values
+
+    words = ["river", "lamp", "quiet"]
+    assert rl_fresh_values(_step_config(8, 0.25), words, seed=1) is None
+    config = _step_config(8, 0.25, fresh_value_share=0.5).model_copy(
+        update={"fresh_real_word_share": 0.3}
+    )
+    fresh = rl_fresh_values(config, words, seed=1)
+    assert fresh is not None and fresh.real_word_share == 0.3
+    again = rl_fresh_values(config, words, seed=1)
+    other = rl_fresh_values(config, words, seed=2)
+    draws = [fresh.value_like("Lisbon") for _ in range(20)]
+    assert draws == [again.value_like("Lisbon") for _ in range(20)]
+    assert draws != [other.value_like("Lisbon") for _ in range(20)]
+
+
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 def test_answer_logprobs_match_a_full_forward_at_the_temperature(temperature: float) -> None:
     model = tiny_causal_lm("qwen2", 97, 32, 2, seed=0).eval()
