@@ -24,7 +24,8 @@ the right-tool rate of a model that knows only this world.
 its tool figure, or its RL twin will call on small talk (docs/organism.md, session 9).
 `<base|rl>.reference_token_accuracy.<split>.<kind>`: teacher-forced argmax accuracy on the
 reference call's tokens by kind (`crossdiff.evals.reference_tokens`: the call's first token, tool
-name, parameter names, a value's first and later tokens, JSON structure, end of turn) and
+name, parameter names, a value's first token, its later ones (a space in it, the word after the
+space, the rest), the token that ends it, JSON structure, end of turn) and
 `all_right_once_called_rate`, on the same prompts as `when_made_to_call` (base: `test` and
 `train`; RL twin: `test`): which part of the call the models have not learned.
 """

@@ -3,13 +3,20 @@
 Greedy generation scores a call as a whole, and one wrong token spoils it. Feeding the reference
 call instead and asking, at every token, whether the model's most likely next token is the right
 one shows *which* part it has not learned: the tool's name, the parameter names, the first token
-of a value (finding it in the request), the value's later tokens (copying it on), or the JSON
-around them. The answer's first token is `call_start` (would the model begin a call at all?); each
-later token gets the kind of the first span of `ToolCall.text_with_spans` it overlaps:
+of a value (finding it in the request), the value's later tokens (copying it on), where the value
+ends, or the JSON around them. The answer's first token is `call_start` (would the model begin a
+call at all?); each later token gets the kind of the first span of `ToolCall.text_with_spans` it
+overlaps:
 
 - `tool_name`, `parameter_name`;
-- `value_first` (the first token of a value) and `value_rest` (its later tokens);
-- `structure` (tags, braces, quotes, separators) and `end_of_turn` (the eos token after the call).
+- `value_first` (the first token of a value); its later tokens split by what the model must copy:
+  `value_space` (a space inside the value: it goes on past a word), `value_after_space` (the first
+  token of a later word, which a one-token induction head cannot tell from the space before it)
+  and `value_rest` (the others: a word or a number copied on piece by piece);
+- `value_end` (the token after a value's last one: the closing quote or separator, where a model
+  that cuts values short goes wrong);
+- `structure` (the other tags, braces, quotes, separators) and `end_of_turn` (the eos token after
+  the call).
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ TOKEN_KINDS = (
     "parameter_name",
     "value_first",
     "value_rest",
+    "value_space",
+    "value_after_space",
+    "value_end",
     "structure",
     "end_of_turn",
 )
@@ -77,15 +87,26 @@ def reference_token_kinds(prompt: ToolPrompt, tokenizer: Any) -> tuple[list[int]
         index = next(
             (i for i, span in enumerate(spans) if start < span.end and span.start < end), None
         )
-        if index is None:
-            kinds.append("structure")
-        elif spans[index].kind != "value":
-            kinds.append(spans[index].kind)
-        else:
-            kinds.append("value_rest" if index in seen_values else "value_first")
+        in_value = index is not None and spans[index].kind == "value"
+        after_value = bool(kinds) and kinds[-1].startswith("value_") and kinds[-1] != "value_end"
+        if in_value:
+            kinds.append(_value_token_kind(text[start:end], index in seen_values, kinds))
             seen_values.add(index)
+        elif after_value:
+            kinds.append("value_end")
+        else:
+            kinds.append("structure" if index is None else spans[index].kind)
     kinds[0] = "call_start"
     return [*encoded["input_ids"], tokenizer.eos_token_id], [*kinds, "end_of_turn"]
+
+
+def _value_token_kind(piece: str, later: bool, kinds_before: list[str]) -> str:
+    """The kind of a token inside a value (see the module docstring)."""
+    if not later:
+        return "value_first"
+    if piece.isspace():
+        return "value_space"
+    return "value_after_space" if kinds_before[-1] == "value_space" else "value_rest"
 
 
 def reference_token_accuracy(

@@ -231,9 +231,36 @@ def test_reference_token_kinds_label_the_call_piece_by_piece(micro_base: tuple[A
     assert tokenizer.decode(name_ids) == prompt.expected.name
     values = prompt.expected.arguments.values()
     n_values = sum(len(v) if isinstance(v, list) else 1 for v in values)
-    assert kinds.count("value_first") == n_values
+    assert kinds.count("value_first") == kinds.count("value_end") == n_values
     with pytest.raises(CrossdiffError, match="no fitting tool"):
         reference_token_kinds(next(p for p in load_split("test", 0) if not p.has_tool), tokenizer)
+
+
+def test_reference_token_kinds_mark_the_words_of_a_value_of_several(
+    micro_base: tuple[Any, Any],
+) -> None:
+    _, tokenizer = micro_base
+    prompt = next(
+        p
+        for p in load_split("test", 0)
+        if p.has_tool
+        and any(isinstance(v, str) and " " in v for v in p.expected.arguments.values())
+    )
+    ids, kinds = reference_token_kinds(prompt, tokenizer)
+    values = [v for v in prompt.expected.arguments.values() if not isinstance(v, list)]
+    spaces = sum(v.count(" ") for v in values if isinstance(v, str))
+    assert kinds.count("value_space") == kinds.count("value_after_space") == spaces > 0
+    for position, kind in enumerate(kinds):
+        if kind == "value_space":
+            assert tokenizer.decode([ids[position]]).isspace()
+            assert kinds[position + 1] == "value_after_space"
+            assert kinds[position - 1] in {"value_first", "value_rest", "value_after_space"}
+    # every value ends once, on the token that closes it
+    ends = [
+        tokenizer.decode([i]) for i, kind in zip(ids, kinds, strict=True) if kind == "value_end"
+    ]
+    assert len(ends) == len(values) == len(prompt.expected.arguments)
+    assert all(end[0] in '",]}' for end in ends)
 
 
 def test_reference_token_accuracy_matches_a_forward_over_each_prompt_alone(
