@@ -47,7 +47,12 @@ class PretrainConfig(BaseModel):
       `crossdiff.organism.fresh_values`);
     - with `drill_tool_list`, drills start with the offered tools' names;
     - the first `drills_only_fraction` of the steps train on drills only (mixed-in dialogues slow
-      the forming of copying).
+      the forming of copying);
+    - `spaced_echo_steps` more echo steps after the plain ones, and every `spaced_echo_every`-th
+      main step (0: none) instead of a dialogue or drill step, train on echoes of which a
+      `spaced_echo_share` are spaced (random words with spaces between them), which teach
+      copying the words of a value of several words (neither preset uses them: measured in
+      docs/organism.md, session 13).
 
     A dialogue holds `dialogue_turns` requests under one tool list (the first as in a test
     prompt, the others as further user turns, each answered by a call or stalling at the call
@@ -83,6 +88,9 @@ class PretrainConfig(BaseModel):
     drills_only_fraction: float = 0.0
     dialogue_turns: int = 1
     bf16_matmuls: bool = False
+    spaced_echo_steps: int = 0
+    spaced_echo_share: float = 0.5
+    spaced_echo_every: int = 0
 
 
 class RLConfig(BaseModel):

@@ -15,7 +15,10 @@ and of the dialogues answered with a call, has made-up values (`crossdiff.organi
 which can only be copied, not recalled.
 
 An echo row is random tokens, a separator and the same tokens again, with loss on the repeat: a
-few hundred steps of these before anything else grow the heads that copy from the context.
+few hundred steps of these before anything else grow the heads that copy from the context. A
+spaced echo is random words (one or two letter tokens each) with the space token between them:
+after a space, only the token before it tells which word comes next, which is what copying a
+value of several words (`"product launch"`) asks for.
 
 Each dialogue row holds one whole dialogue at its start, then general text up to the batch's
 width, under the plain causal mask: the filler may look back at the dialogue (harmless), while a
@@ -45,6 +48,7 @@ from crossdiff.world import (
 )
 
 ECHO_MIN_TOKENS, ECHO_MAX_TOKENS = 3, 12
+ECHO_MAX_WORDS = 5
 MAX_OVERLONG_DRAWS = 100
 _LOWER_CASE_WORD = re.compile(r"\b[a-z]+\b")
 _LOWER_CASE_RUN = re.compile(r"[a-z]+")  # also the tail of a name: `isbon` in `Lisbon`
@@ -180,6 +184,8 @@ class PretrainStream:
         )
         special = set(tokenizer.all_special_ids) | set(tokenizer.convert_tokens_to_ids(TAG_TOKENS))
         self._echo_tokens = [i for i in range(len(tokenizer)) if i not in special]
+        self._letter_tokens = [i for i in self._echo_tokens if tokenizer.decode([i]).isalpha()]
+        self._space_ids = tokenizer(" ", add_special_tokens=False)["input_ids"]
 
     @classmethod
     def for_config(
@@ -268,9 +274,14 @@ class PretrainStream:
         prompt = self._maybe_fresh(self.prompts[next(self._prompt_order)])
         return drill_document(prompt, self.tokenizer, self.drill_tool_list)
 
-    def _echo(self) -> Document:
-        count = self.rng.randint(ECHO_MIN_TOKENS, ECHO_MAX_TOKENS)
-        tokens = [self.rng.choice(self._echo_tokens) for _ in range(count)]
+    def _echo(self, spaced_share: float = 0.0) -> Document:
+        # No draw at share 0, so streams without spaced echoes are unchanged.
+        if spaced_share > 0 and self.rng.random() < spaced_share:
+            tokens = self._spaced_words()
+        else:
+            count = self.rng.randint(ECHO_MIN_TOKENS, ECHO_MAX_TOKENS)
+            tokens = [self.rng.choice(self._echo_tokens) for _ in range(count)]
+        count = len(tokens)
         ids = [*tokens, self.tokenizer.pad_token_id, *tokens, self.tokenizer.eos_token_id]
         return Document(ids=tuple(ids), loss=(False,) * (count + 1) + (True,) * (count + 1))
 
@@ -281,9 +292,21 @@ class PretrainStream:
         """
         return self._packed_rows(self._drill, rows, width)
 
-    def echo_batch(self, rows: int, width: int) -> PackedBatch:
-        """Return `rows` rows of `width` tokens packed with echoes (random tokens, repeated)."""
-        return self._packed_rows(self._echo, rows, width)
+    def _spaced_words(self) -> list[int]:
+        """Random words of one or two letter tokens, the space token between them."""
+        tokens: list[int] = []
+        for index in range(self.rng.randint(2, ECHO_MAX_WORDS)):
+            if index:
+                tokens.extend(self._space_ids)
+            tokens.extend(
+                self.rng.choice(self._letter_tokens) for _ in range(self.rng.randint(1, 2))
+            )
+        return tokens
+
+    def echo_batch(self, rows: int, width: int, spaced_share: float = 0.0) -> PackedBatch:
+        """Return `rows` rows of `width` tokens packed with echoes (random tokens, repeated), a
+        `spaced_share` of them spaced echoes (random words with spaces between them)."""
+        return self._packed_rows(lambda: self._echo(spaced_share), rows, width)
 
     def _packed_rows(self, make: Callable[[], Document], rows: int, width: int) -> PackedBatch:
         """Pack documents from `make` into rows; a document that does not fit ends its row and

@@ -93,6 +93,15 @@ def call_share_at(step: int, config: PretrainConfig) -> float:
     return start + (end - start) * fall
 
 
+def main_step_kind(step: int, config: PretrainConfig) -> str:
+    """What main step `step` trains on: `spaced_echo` every `spaced_echo_every`-th step (if
+    set), else `dialogue` or `drill` (see `is_dialogue_step`)."""
+    every = config.spaced_echo_every
+    if every and step % every == every - 1:
+        return "spaced_echo"
+    return "dialogue" if is_dialogue_step(step, config) else "drill"
+
+
 def is_dialogue_step(step: int, config: PretrainConfig) -> bool:
     """True on the steps that train on chat dialogues; the others train on drills.
 
@@ -144,15 +153,21 @@ def pretrain(
         )
         batch = stream.echo_batch(config.drill_rows, config.drill_width)
         train_step(batch, lr, {"call_share": 0.0, "kind": "echo"})
+    for _ in range(config.spaced_echo_steps):
+        # after the plain echoes: spaced ones from the start keep copying from forming at all
+        batch = stream.echo_batch(config.drill_rows, config.drill_width, config.spaced_echo_share)
+        train_step(batch, config.echo_learning_rate, {"call_share": 0.0, "kind": "spaced_echo"})
     for step in range(config.steps):
         share = call_share_at(step, config)
-        dialogue = is_dialogue_step(step, config)
-        batch = (
-            stream.batch(share)
-            if dialogue
-            else stream.drill_batch(config.drill_rows, config.drill_width)
-        )
+        kind = main_step_kind(step, config)
+        if kind == "spaced_echo":
+            rows = config.drill_rows
+            batch = stream.echo_batch(rows, config.drill_width, config.spaced_echo_share)
+        elif kind == "dialogue":
+            batch = stream.batch(share)
+        else:
+            batch = stream.drill_batch(config.drill_rows, config.drill_width)
         lr = learning_rate_at(step, config.steps, config.learning_rate, config.warmup_steps)
-        train_step(batch, lr, {"call_share": share, "kind": "dialogue" if dialogue else "drill"})
+        train_step(batch, lr, {"call_share": share, "kind": kind})
     model.eval()
     return curve

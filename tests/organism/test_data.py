@@ -15,7 +15,12 @@ from crossdiff.organism.data import (
     dialogue_document,
     phrase_words,
 )
-from crossdiff.organism.pretrain import call_share_at, is_dialogue_step, learning_rate_at
+from crossdiff.organism.pretrain import (
+    call_share_at,
+    is_dialogue_step,
+    learning_rate_at,
+    main_step_kind,
+)
 from crossdiff.organism.tokenizer import train_tokenizer
 from crossdiff.world import general_texts, load_split, reference_response, render_raw
 
@@ -164,12 +169,12 @@ def test_drill_rows_pack_whole_transcripts_with_loss_on_all_but_padding(tokenize
     assert again.input_ids_BT.equal(batch.input_ids_BT)
 
 
-def test_echo_rows_repeat_random_tokens_with_loss_on_the_repeat(tokenizer) -> None:
-    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=3)
-    batch = stream.echo_batch(rows=3, width=128)
+def _echoes(batch, tokenizer) -> list[list[int]]:
+    """The echoed token runs of an echo batch, after checking each is repeated with loss."""
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    runs: list[list[int]] = []
     for ids, labels in zip(batch.input_ids_BT.tolist(), batch.labels_BT.tolist(), strict=True):
-        start, echoes = 0, 0
+        start = 0
         while start < len(ids) and ids[start] != pad:
             sep = ids.index(pad, start)
             count = sep - start
@@ -178,11 +183,36 @@ def test_echo_rows_repeat_random_tokens_with_loss_on_the_repeat(tokenizer) -> No
             # no loss while the tokens are new; every repeated token (and eos) is predicted
             assert all(label == -100 for label in labels[start:sep])
             assert labels[sep : sep + count + 1] == ids[sep + 1 : sep + count + 2]
-            start, echoes = sep + count + 2, echoes + 1
-        assert echoes >= 5
+            runs.append(ids[start:sep])
+            start = sep + count + 2
+    return runs
+
+
+def test_echo_rows_repeat_random_tokens_with_loss_on_the_repeat(tokenizer) -> None:
+    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=3)
+    batch = stream.echo_batch(rows=3, width=128)
+    assert len(_echoes(batch, tokenizer)) >= 15
     assert not set(batch.input_ids_BT.flatten().tolist()) & set(
         tokenizer.convert_tokens_to_ids(["<tool_call>", "<|im_start|>"])
     )
+
+
+def test_spaced_echoes_are_words_of_letter_tokens_with_spaces_between(tokenizer) -> None:
+    space = tokenizer(" ", add_special_tokens=False)["input_ids"]
+    assert len(space) == 1
+    stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=4)
+    runs = _echoes(stream.echo_batch(rows=4, width=128, spaced_share=1.0), tokenizer)
+    assert len(runs) >= 15
+    for run in runs:
+        words = " ".join(str(i) for i in run).split(f" {space[0]} ")
+        assert 2 <= len(words) <= 5 and run[0] != space[0] != run[-1]
+        for word in words:
+            pieces = [int(i) for i in word.split()]
+            assert 1 <= len(pieces) <= 2
+            assert all(tokenizer.decode([i]).isalpha() for i in pieces)
+    mixed = _echoes(stream.echo_batch(rows=6, width=128, spaced_share=0.5), tokenizer)
+    with_space = sum(space[0] in run for run in mixed)
+    assert 0 < with_space < len(mixed)
 
 
 def test_drills_can_list_the_offered_tools_and_use_made_up_values(tokenizer) -> None:
@@ -239,6 +269,16 @@ def test_one_step_in_dialogue_every_trains_on_dialogues_after_the_drills_only_pa
     kinds = [is_dialogue_step(step, periodic) for step in range(4 * periodic.dialogue_every)]
     assert sum(kinds) == 4
     assert kinds[periodic.dialogue_every - 1] and not kinds[0]
+
+
+def test_every_nth_main_step_trains_on_spaced_echoes_when_asked() -> None:
+    config = SIZES["default"].pretrain
+    assert {main_step_kind(step, config) for step in range(config.steps)} == {"dialogue"}
+    spaced = config.model_copy(update={"spaced_echo_every": 12})
+    kinds = [main_step_kind(step, spaced) for step in range(spaced.steps)]
+    assert kinds.count("spaced_echo") == spaced.steps // 12
+    assert [i for i, kind in enumerate(kinds) if kind == "spaced_echo"][:2] == [11, 23]
+    assert set(kinds) == {"dialogue", "spaced_echo"}
 
 
 def test_a_stream_for_a_config_takes_its_rows_layouts_weights_and_turns(tokenizer) -> None:

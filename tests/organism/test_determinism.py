@@ -68,6 +68,22 @@ def test_same_seed_gives_identical_weights_and_curves() -> None:
     assert any(not torch.equal(base_a[k], base_c[k]) for k in base_a)
 
 
+def test_spaced_echo_steps_follow_the_echoes_and_replace_every_nth_main_step() -> None:
+    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
+    tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
+    config = PRE.model_copy(update={"spaced_echo_steps": 2, "spaced_echo_every": 2})
+    with deterministic_torch():
+        model = make_model(SHAPE, tokenizer, 5)
+        stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, config, 5)
+        curve = pretrain(model, stream, config)
+    kinds = ["echo"] * 3 + ["spaced_echo"] * 2 + ["drill", "spaced_echo", "drill", "spaced_echo"]
+    assert [r["kind"] for r in curve] == kinds
+    # the extra echo steps keep the echo rate; the main ones follow the main schedule
+    assert [r["lr"] for r in curve[3:5]] == [config.echo_learning_rate] * 2
+    assert curve[-1]["lr"] == pytest.approx(0.1 * config.learning_rate)
+    assert all(math.isfinite(r["loss"]) for r in curve)
+
+
 def test_bf16_matmuls_only_where_the_cpu_has_them() -> None:
     bf16 = PRE.model_copy(update={"bf16_matmuls": True})
     assert matmul_dtype(PRE, native_bf16=True) == torch.float32
