@@ -26,7 +26,7 @@ from crossdiff.files import atomic_output_dir, sha256_file, write_json_atomic
 from crossdiff.organism.config import OrganismConfig, config_for_size
 from crossdiff.organism.data import PretrainStream, dialogue_answer, phrase_words
 from crossdiff.organism.grpo import grpo_train
-from crossdiff.organism.pretrain import make_model, matmul_dtype, pretrain
+from crossdiff.organism.pretrain import make_model, matmul_dtype, pretrain, pretrain_steps
 from crossdiff.organism.tokenizer import IM_END, IM_START, train_tokenizer
 from crossdiff.seeding import check_seed, derive_seed, seed_everything
 from crossdiff.world import ToolPrompt, general_texts, load_split, render_raw
@@ -136,9 +136,7 @@ def build_organism(
     ):
         seed_everything(seed)
         rl_ckpts = checkpoint_steps(config.rl.steps, config.rl.checkpoint_fractions)
-        pre_task = bar.add_task(
-            "pre-training base", total=config.pretrain.echo_steps + config.pretrain.steps
-        )
+        pre_task = bar.add_task("pre-training base", total=pretrain_steps(config.pretrain))
         rl_task = bar.add_task("GRPO", total=config.rl.steps)
         eval_task = bar.add_task("evaluating", total=2 * config.eval.test_prompts)
 

@@ -93,6 +93,11 @@ def call_share_at(step: int, config: PretrainConfig) -> float:
     return start + (end - start) * fall
 
 
+def pretrain_steps(config: PretrainConfig) -> int:
+    """All the optimiser steps `pretrain` takes: echo, spaced echo and main steps."""
+    return config.echo_steps + config.spaced_echo_steps + config.steps
+
+
 def main_step_kind(step: int, config: PretrainConfig) -> str:
     """What main step `step` trains on: `spaced_echo` every `spaced_echo_every`-th step (if
     set), else `dialogue` or `drill` (see `is_dialogue_step`)."""
@@ -154,15 +159,15 @@ def pretrain(
         batch = stream.echo_batch(config.drill_rows, config.drill_width)
         train_step(batch, lr, {"call_share": 0.0, "kind": "echo"})
     for _ in range(config.spaced_echo_steps):
-        # after the plain echoes: spaced ones from the start keep copying from forming at all
+        # after the plain echoes: spaced ones from the first step stop copying from forming
         batch = stream.echo_batch(config.drill_rows, config.drill_width, config.spaced_echo_share)
         train_step(batch, config.echo_learning_rate, {"call_share": 0.0, "kind": "spaced_echo"})
     for step in range(config.steps):
         share = call_share_at(step, config)
         kind = main_step_kind(step, config)
         if kind == "spaced_echo":
-            rows = config.drill_rows
-            batch = stream.echo_batch(rows, config.drill_width, config.spaced_echo_share)
+            spaced = config.spaced_echo_share
+            batch = stream.echo_batch(config.drill_rows, config.drill_width, spaced)
         elif kind == "dialogue":
             batch = stream.batch(share)
         else:

@@ -12,7 +12,13 @@ from crossdiff.organism.build import deterministic_torch
 from crossdiff.organism.config import ModelShape, PretrainConfig, RLConfig
 from crossdiff.organism.data import PretrainStream
 from crossdiff.organism.grpo import grpo_train
-from crossdiff.organism.pretrain import cpu_has_native_bf16, make_model, matmul_dtype, pretrain
+from crossdiff.organism.pretrain import (
+    cpu_has_native_bf16,
+    make_model,
+    matmul_dtype,
+    pretrain,
+    pretrain_steps,
+)
 from crossdiff.organism.tokenizer import train_tokenizer
 from crossdiff.world import general_texts, load_split, reference_response, render_raw
 
@@ -77,7 +83,7 @@ def test_spaced_echo_steps_follow_the_echoes_and_replace_every_nth_main_step() -
         stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, config, 5)
         curve = pretrain(model, stream, config)
     kinds = ["echo"] * 3 + ["spaced_echo"] * 2 + ["drill", "spaced_echo", "drill", "spaced_echo"]
-    assert [r["kind"] for r in curve] == kinds
+    assert [r["kind"] for r in curve] == kinds and pretrain_steps(config) == len(kinds)
     # the extra echo steps keep the echo rate; the main ones follow the main schedule
     assert [r["lr"] for r in curve[3:5]] == [config.echo_learning_rate] * 2
     assert curve[-1]["lr"] == pytest.approx(0.1 * config.learning_rate)
