@@ -169,11 +169,13 @@ def test_drill_rows_pack_whole_transcripts_with_loss_on_all_but_padding(tokenize
     assert again.input_ids_BT.equal(batch.input_ids_BT)
 
 
-def _echoes(batch, tokenizer) -> list[list[int]]:
-    """The echoed token runs of an echo batch, after checking each is repeated with loss."""
+def _echoes(batch, tokenizer) -> list[list[list[int]]]:
+    """Per row, the echoed token runs of an echo batch, after checking each is repeated with
+    loss."""
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
-    runs: list[list[int]] = []
+    rows: list[list[list[int]]] = []
     for ids, labels in zip(batch.input_ids_BT.tolist(), batch.labels_BT.tolist(), strict=True):
+        runs: list[list[int]] = []
         start = 0
         while start < len(ids) and ids[start] != pad:
             sep = ids.index(pad, start)
@@ -185,13 +187,14 @@ def _echoes(batch, tokenizer) -> list[list[int]]:
             assert labels[sep : sep + count + 1] == ids[sep + 1 : sep + count + 2]
             runs.append(ids[start:sep])
             start = sep + count + 2
-    return runs
+        rows.append(runs)
+    return rows
 
 
 def test_echo_rows_repeat_random_tokens_with_loss_on_the_repeat(tokenizer) -> None:
     stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=3)
     batch = stream.echo_batch(rows=3, width=128)
-    assert len(_echoes(batch, tokenizer)) >= 15
+    assert all(len(runs) >= 5 for runs in _echoes(batch, tokenizer))
     assert not set(batch.input_ids_BT.flatten().tolist()) & set(
         tokenizer.convert_tokens_to_ids(["<tool_call>", "<|im_start|>"])
     )
@@ -201,8 +204,9 @@ def test_spaced_echoes_are_words_of_letter_tokens_with_spaces_between(tokenizer)
     space = tokenizer(" ", add_special_tokens=False)["input_ids"]
     assert len(space) == 1
     stream = PretrainStream(PROMPTS, TEXTS, tokenizer, 700, 3, 0.5, seed=4)
-    runs = _echoes(stream.echo_batch(rows=4, width=128, spaced_share=1.0), tokenizer)
-    assert len(runs) >= 15
+    rows = _echoes(stream.echo_batch(rows=4, width=128, spaced_share=1.0), tokenizer)
+    assert all(len(runs) >= 5 for runs in rows)
+    runs = [run for row in rows for run in row]
     for run in runs:
         words = " ".join(str(i) for i in run).split(f" {space[0]} ")
         assert 2 <= len(words) <= 5 and run[0] != space[0] != run[-1]
@@ -210,7 +214,11 @@ def test_spaced_echoes_are_words_of_letter_tokens_with_spaces_between(tokenizer)
             pieces = [int(i) for i in word.split()]
             assert 1 <= len(pieces) <= 2
             assert all(tokenizer.decode([i]).isalpha() for i in pieces)
-    mixed = _echoes(stream.echo_batch(rows=6, width=128, spaced_share=0.5), tokenizer)
+    mixed = [
+        run
+        for row in _echoes(stream.echo_batch(rows=6, width=128, spaced_share=0.5), tokenizer)
+        for run in row
+    ]
     with_space = sum(space[0] in run for run in mixed)
     assert 0 < with_space < len(mixed)
 
