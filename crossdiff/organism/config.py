@@ -54,6 +54,13 @@ class PretrainConfig(BaseModel):
       copying the words of a value of several words (neither preset uses them: measured in
       docs/organism.md, session 13).
 
+    Of the tool requests that would be answered by stalling, a `body_only_call_share` are
+    answered by the call instead, with no loss up to and including its `<tool_call>` tag: the
+    call's content keeps being trained after the call share falls, while the opening the base
+    learns still comes from the stalls and the real calls alone. A real call is then the first
+    answer token at a share `call_share / (call_share + (1 - call_share) * (1 -
+    body_only_call_share))` of the trained openings, which is what sets how often the base calls.
+
     A dialogue holds `dialogue_turns` requests under one tool list (the first as in a test
     prompt, the others as further user turns, each answered by a call or stalling at the call
     share): the long tool list is paid for once per several answers.
@@ -91,6 +98,7 @@ class PretrainConfig(BaseModel):
     spaced_echo_steps: int = 0
     spaced_echo_share: float = 0.5
     spaced_echo_every: int = 0
+    body_only_call_share: float = 0.0
 
 
 class RLConfig(BaseModel):

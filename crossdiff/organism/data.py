@@ -46,6 +46,7 @@ from crossdiff.world import (
     render_raw,
     stalling_response,
 )
+from crossdiff.world.parsing import OPEN_TAG
 
 ECHO_MIN_TOKENS, ECHO_MAX_TOKENS = 3, 12
 ECHO_MAX_WORDS = 5
@@ -86,30 +87,52 @@ def follow_up_text(user: str, tokenizer: Any, raw_layout: bool) -> str:
     return "\n" + tokenizer.apply_chat_template(turn, add_generation_prompt=True, tokenize=False)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An assistant answer in a dialogue. A body-only call (`opening_trained` False) carries no
+    loss up to and including its `<tool_call>` tag: the model learns what the call holds, not
+    to start one."""
+
+    text: str
+    opening_trained: bool = True
+
+
 def dialogue_document(
     prompt: ToolPrompt,
-    answer: str,
+    answer: str | Answer,
     tokenizer: Any,
     raw_layout: bool,
-    follow_ups: Sequence[tuple[str, str]] = (),
+    follow_ups: Sequence[tuple[str, str | Answer]] = (),
 ) -> Document:
     """Tokenise a prompt and its answer, then each (user request, answer) of `follow_ups` as
-    further turns under the same tool list; loss on every answer and its closing `<|im_end|>`."""
-    if raw_layout:
-        prompt_text, answer_text = render_raw(prompt), " " + answer + IM_END
-    else:
-        prompt_text, answer_text = render_chat(prompt, tokenizer), answer + IM_END
-    pieces = [(prompt_text, False), (answer_text, True)]
+    further turns under the same tool list; loss on every answer and its closing `<|im_end|>`
+    (apart from a body-only call's opening)."""
+    lead = " " if raw_layout else ""
+    prompt_text = render_raw(prompt) if raw_layout else render_chat(prompt, tokenizer)
+    pieces: list[tuple[str, Answer | None]] = [(prompt_text, None), (lead, _as_answer(answer))]
     for user, later_answer in follow_ups:
-        pieces.append((follow_up_text(user, tokenizer, raw_layout), False))
-        pieces.append(((" " if raw_layout else "") + later_answer + IM_END, True))
+        pieces.append((follow_up_text(user, tokenizer, raw_layout), None))
+        pieces.append((lead, _as_answer(later_answer)))
+    call_tag = tokenizer.convert_tokens_to_ids(OPEN_TAG)
     ids: list[int] = []
     loss: list[bool] = []
-    for text, is_answer in pieces:
+    for text, answered in pieces:
+        if answered is not None:
+            text += answered.text + IM_END
         piece_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        piece_loss = [answered is not None] * len(piece_ids)
+        if answered is not None and not answered.opening_trained:
+            if call_tag not in piece_ids:
+                raise ValueError(f"a body-only answer has no {OPEN_TAG} tag: {answered.text!r}")
+            opening = piece_ids.index(call_tag) + 1
+            piece_loss[:opening] = [False] * opening
         ids.extend(piece_ids)
-        loss.extend([is_answer] * len(piece_ids))
+        loss.extend(piece_loss)
     return Document(ids=tuple(ids), loss=tuple(loss))
+
+
+def _as_answer(answer: str | Answer) -> Answer:
+    return answer if isinstance(answer, Answer) else Answer(answer)
 
 
 def drill_prompt(prompt: ToolPrompt, tool_list: bool = False) -> str:
@@ -152,6 +175,7 @@ class PretrainStream:
         fresh_real_word_share: float = 0.0,
         drill_tool_list: bool = False,
         dialogue_turns: int = 1,
+        body_only_call_share: float = 0.0,
     ) -> None:
         self.prompts = prompts
         self.texts = texts
@@ -167,6 +191,7 @@ class PretrainStream:
         self.fresh_value_share = fresh_value_share
         self.drill_tool_list = drill_tool_list
         self.dialogue_turns = dialogue_turns
+        self.body_only_call_share = body_only_call_share
         self._requests_by_tool: dict[str, list[ToolPrompt]] = {}
         for prompt in prompts:
             if prompt.expected is not None:
@@ -210,6 +235,7 @@ class PretrainStream:
             fresh_real_word_share=config.fresh_real_word_share,
             drill_tool_list=config.drill_tool_list,
             dialogue_turns=config.dialogue_turns,
+            body_only_call_share=config.body_only_call_share,
         )
 
     def _shuffled(self, count: int) -> Iterator[int]:
@@ -218,12 +244,22 @@ class PretrainStream:
             self.rng.shuffle(order)
             yield from order
 
-    def _answered(self, prompt: ToolPrompt, call_share: float) -> tuple[ToolPrompt, str]:
-        """The prompt (with made-up values if it is answered by a call) and its answer."""
+    def _answered(self, prompt: ToolPrompt, call_share: float) -> tuple[ToolPrompt, Answer]:
+        """The prompt (with made-up values if it is answered by a call) and its answer: a call
+        at `call_share`, else (tool prompts only) a body-only call at `body_only_call_share`,
+        else stalling."""
         call = self.rng.random() < call_share
-        if call:
+        # No draw at share 0, so streams without body-only calls are unchanged.
+        body_only = (
+            not call
+            and prompt.has_tool
+            and self.body_only_call_share > 0
+            and self.rng.random() < self.body_only_call_share
+        )
+        if call or body_only:
             prompt = self._maybe_fresh(prompt)
-        return prompt, dialogue_answer(prompt, call, self.rng)
+        text = dialogue_answer(prompt, call or body_only, self.rng)
+        return prompt, Answer(text, opening_trained=not body_only)
 
     def _follow_up(self, first: ToolPrompt) -> ToolPrompt:
         """A further request under `first`'s tool list: the next train prompt's request if it

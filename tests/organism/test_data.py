@@ -10,6 +10,7 @@ import pytest
 from crossdiff.errors import CrossdiffError
 from crossdiff.organism.config import SIZES
 from crossdiff.organism.data import (
+    Answer,
     PretrainStream,
     dialogue_answer,
     dialogue_document,
@@ -99,6 +100,52 @@ def test_multi_turn_dialogues_ask_for_listed_tools_or_for_no_tool(tokenizer) -> 
     tool_only = [p for p in PROMPTS if p.has_tool]
     with pytest.raises(CrossdiffError, match="set dialogue_turns to 1"):
         PretrainStream(tool_only, TEXTS, tokenizer, 2000, 1, 0.0, seed=6, dialogue_turns=2)
+
+
+def test_a_body_only_call_has_no_loss_up_to_and_including_its_call_tag(tokenizer) -> None:
+    prompt = next(p for p in PROMPTS if p.has_tool)
+    other = next(p for p in PROMPTS if p.has_tool and p.user != prompt.user)
+    call, later = reference_response(prompt), reference_response(other)
+    tag = tokenizer.convert_tokens_to_ids("<tool_call>")
+    for raw in (False, True):
+        trained = dialogue_document(prompt, call, tokenizer, raw, [(other.user, later)])
+        body_only = dialogue_document(
+            prompt, Answer(call, opening_trained=False), tokenizer, raw, [(other.user, later)]
+        )
+        assert body_only.ids == trained.ids
+        tags = [i for i, token in enumerate(trained.ids) if token == tag and trained.loss[i]]
+        assert len(tags) == 2  # both answers open with a trained call tag
+        assert not body_only.loss[tags[0]] and body_only.loss[tags[1]]
+        spans = _loss_spans(body_only)
+        assert tokenizer.decode(spans[0]) == call.removeprefix("<tool_call>") + "<|im_end|>"
+        assert tokenizer.decode(spans[1]) == (" " if raw else "") + later + "<|im_end|>"
+    with pytest.raises(ValueError, match="no <tool_call> tag"):
+        dialogue_document(prompt, Answer("Let me check.", opening_trained=False), tokenizer, False)
+
+
+def test_body_only_calls_answer_a_share_of_the_requests_that_would_stall(tokenizer) -> None:
+    tag = tokenizer.convert_tokens_to_ids("<tool_call>")
+
+    def openings(share: float, call_share: float) -> tuple[int, int, int]:
+        stream = PretrainStream(
+            PROMPTS, TEXTS, tokenizer, 4000, 1, 0.0, seed=8, dialogue_turns=4,
+            body_only_call_share=share,
+        )  # fmt: skip
+        trained = untrained = stalls = 0
+        for _ in range(60):
+            doc = stream._dialogue(call_share)
+            text = tokenizer.decode(list(doc.ids))
+            stalls += len(re.findall(r"assistant\n(?!<tool_call>|<response>)", text))
+            for i, token in enumerate(doc.ids):
+                if token == tag and doc.loss[i + 1]:  # a tag in an answer, not in the tool list
+                    trained += doc.loss[i]
+                    untrained += not doc.loss[i]
+        return trained, untrained, stalls
+
+    trained, untrained, stalls = openings(0.5, call_share=0.1)
+    assert 0 < trained < untrained and 0.3 < untrained / (untrained + stalls) < 0.7
+    assert openings(1.0, call_share=0.0)[::2] == (0, 0)  # every request is a body-only call
+    assert openings(0.0, call_share=0.0)[:2] == (0, 0)
 
 
 def _loss_spans(doc) -> list[list[int]]:
@@ -296,6 +343,7 @@ def test_a_stream_for_a_config_takes_its_rows_layouts_weights_and_turns(tokenize
             "dialogue_turns": 3,
             "fresh_value_share": 0.5,
             "fresh_real_word_share": 0.25,
+            "body_only_call_share": 0.4,
         }
     )
     stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, config, seed=7)
@@ -304,6 +352,7 @@ def test_a_stream_for_a_config_takes_its_rows_layouts_weights_and_turns(tokenize
     assert stream.general_weight == config.general_loss_weight
     assert (stream.dialogue_turns, stream.fresh_value_share) == (3, 0.5)
     assert stream.fresh is not None and stream.fresh.real_word_share == 0.25
+    assert stream.body_only_call_share == 0.4
     batch = stream.batch(call_share=1.0)
     assert batch.input_ids_BT.shape[0] == 3
     assert set(batch.weights_BT.unique().tolist()) == {config.general_loss_weight, 1.0}
