@@ -128,9 +128,16 @@ def test_body_only_calls_answer_a_share_of_the_requests_that_would_stall(tokeniz
 
     def openings(share: float, call_share: float) -> tuple[int, int, int]:
         stream = PretrainStream(
-            PROMPTS, TEXTS, tokenizer, 4000, 1, 0.0, seed=8, dialogue_turns=4,
+            PROMPTS,
+            TEXTS,
+            tokenizer,
+            4000,
+            1,
+            0.0,
+            seed=8,
+            dialogue_turns=4,
             body_only_call_share=share,
-        )  # fmt: skip
+        )
         trained = untrained = stalls = 0
         for _ in range(60):
             doc = stream._dialogue(call_share)
@@ -144,8 +151,10 @@ def test_body_only_calls_answer_a_share_of_the_requests_that_would_stall(tokeniz
 
     trained, untrained, stalls = openings(0.5, call_share=0.1)
     assert 0 < trained < untrained and 0.3 < untrained / (untrained + stalls) < 0.7
-    assert openings(1.0, call_share=0.0)[::2] == (0, 0)  # every request is a body-only call
-    assert openings(0.0, call_share=0.0)[:2] == (0, 0)
+    trained, untrained, stalls = openings(1.0, call_share=0.0)
+    assert trained == stalls == 0 < untrained  # every tool request is a body-only call
+    trained, untrained, stalls = openings(0.0, call_share=0.0)
+    assert trained == untrained == 0 < stalls
 
 
 def _loss_spans(doc) -> list[list[int]]:
