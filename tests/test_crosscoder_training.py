@@ -351,3 +351,62 @@ def test_sigkilled_cli_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     whole = load_crosscoder(tmp_path / "whole" / "crosscoder")
     for name, tensor in whole.state_dict().items():
         assert torch.equal(resumed.state_dict()[name], tensor), name
+
+
+def _process_group_worker(rank: int, port: int, out: str) -> None:
+    """One rank of a two-process group: records whether the group is up inside the `with`,
+    after it, and after a body that raises."""
+    from crossdiff.crosscoder.distributed import process_group_from_environment
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank))
+    os.environ.update(WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    seen: dict[str, object] = {}
+    with process_group_from_environment() as joined:
+        seen["joined"] = joined
+        seen["inside"] = torch.distributed.is_initialized()
+        seen["world"] = torch.distributed.get_world_size()
+    seen["after"] = torch.distributed.is_initialized()
+    try:
+        with process_group_from_environment():
+            raise RuntimeError("body failed")
+    except RuntimeError:
+        seen["after_error"] = torch.distributed.is_initialized()
+    Path(out, f"rank{rank}.json").write_text(json.dumps(seen))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_process_group_context_does_nothing_outside_torchrun(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crossdiff.crosscoder.distributed import process_group_from_environment, rank_and_world
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with process_group_from_environment() as joined:
+        assert joined is False
+        assert not torch.distributed.is_initialized()
+        assert rank_and_world() == (0, 1)
+
+
+@pytest.mark.slow
+def test_process_group_context_leaves_the_group_even_when_the_body_raises(
+    tmp_path: Path,
+) -> None:
+    import torch.multiprocessing as mp
+
+    mp.spawn(_process_group_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    for rank in (0, 1):
+        seen = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert seen == {
+            "joined": True,
+            "inside": True,
+            "world": 2,
+            "after": False,
+            "after_error": False,
+        }

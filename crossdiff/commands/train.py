@@ -71,7 +71,10 @@ def train_command(
 ) -> None:
     """Train a crosscoder on paired activations; resumes from --out's last checkpoint."""
     from crossdiff.crosscoder.data import load_activation_file, open_store
-    from crossdiff.crosscoder.distributed import init_from_environment, rank_and_world
+    from crossdiff.crosscoder.distributed import (
+        process_group_from_environment,
+        rank_and_world,
+    )
     from crossdiff.crosscoder.trainer import train_crosscoder
 
     if (activations is None) == (store is None):
@@ -111,7 +114,7 @@ def train_command(
         ),
     )
     run = build_config(RunConfig, values, str(config) if config else "flags")
-    init_from_environment()
-    train_crosscoder(run, source, out, force=force, show_progress=progress)
-    if rank_and_world()[0] == 0:
-        typer.echo(f"crosscoder written to {out / 'crosscoder'}")
+    with process_group_from_environment():
+        train_crosscoder(run, source, out, force=force, show_progress=progress)
+        if rank_and_world()[0] == 0:
+            typer.echo(f"crosscoder written to {out / 'crosscoder'}")

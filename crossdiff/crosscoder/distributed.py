@@ -4,7 +4,10 @@ that are no-ops in a single process, so the same code runs with and without torc
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -23,14 +26,28 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
-def init_from_environment() -> bool:
-    """Join the process group torchrun describes (gloo on CPU, nccl on GPU); False if not run
-    under torchrun (no WORLD_SIZE in the environment) or already initialised."""
+@contextmanager
+def process_group_from_environment() -> Iterator[bool]:
+    """Join the process group torchrun describes (gloo on CPU, nccl on GPU) for the body of the
+    `with`, then leave it; yields False (and does nothing) outside torchrun (no WORLD_SIZE in the
+    environment) or when a group is already initialised.
+
+    Leaving matters: gloo's worker threads hold finished collectives, whose tensors need the
+    GIL to be freed; if the group is freed only by the interpreter's last garbage collection,
+    those threads find it shutting down and abort the process ("terminate called without an
+    active exception") after the work is done. So the group is destroyed and collected here.
+    """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False
+        yield False
+        return
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend=backend)
-    return True
+    try:
+        yield True
+        dist.barrier()  # no rank leaves while another still has collectives to run
+    finally:
+        dist.destroy_process_group()
+        gc.collect()  # the group sits in reference cycles; free it (and join its threads) now
 
 
 def all_reduce_sum(tensor: Tensor) -> Tensor:
