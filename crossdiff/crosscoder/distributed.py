@@ -47,7 +47,9 @@ def process_group_from_environment() -> Iterator[bool]:
         dist.barrier()  # no rank leaves while another still has collectives to run
     finally:
         dist.destroy_process_group()
-        gc.collect()  # the group sits in reference cycles; free it (and join its threads) now
+        # after destroy, a `crossdiff train` run still had gloo's threads alive until the final
+        # collection at exit (seen in a core dump); collect now, while the interpreter is whole
+        gc.collect()
 
 
 def all_reduce_sum(tensor: Tensor) -> Tensor:
