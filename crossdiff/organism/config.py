@@ -6,6 +6,8 @@ pair for tests and quick runs (well under a minute). Both go through exactly the
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from crossdiff.errors import CrossdiffError
@@ -61,6 +63,11 @@ class PretrainConfig(BaseModel):
     answer token at a share `call_share / (call_share + (1 - call_share) * (1 -
     body_only_call_share))` of the trained openings, which is what sets how often the base calls.
 
+    An `unlisted_tool_share` of the tool requests in dialogues ask for a tool the list does not
+    offer (`crossdiff.world.with_its_tool_unlisted` for a dialogue's first request, a request
+    for an unlisted tool for a later one) and are answered in prose: the model learns to call
+    only what is offered, not whatever the request's words name.
+
     A dialogue holds `dialogue_turns` requests under one tool list (the first as in a test
     prompt, the others as further user turns, each answered by a call or stalling at the call
     share): the long tool list is paid for once per several answers.
@@ -69,6 +76,11 @@ class PretrainConfig(BaseModel):
     weights, gradients and AdamW stay float32) on a CPU with native bfloat16 (AVX512-BF16 or
     AMX), which trains about 1.4 times as many steps per second; elsewhere they stay float32.
     The manifest records which was used (`pretrain_matmul_dtype`).
+
+    The echo steps train with AdamW, under which copying forms sooner. With `main_optimizer`
+    `muon`, the main steps train the decoder layers' weight matrices with Muon (at
+    `muon_lr_scale` times the learning rate, with Moonshot's scaling that matches AdamW's update
+    size) and the rest with AdamW (see `crossdiff.organism.pretrain.make_optimizers`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,13 +111,18 @@ class PretrainConfig(BaseModel):
     spaced_echo_share: float = 0.5
     spaced_echo_every: int = 0
     body_only_call_share: float = 0.0
+    unlisted_tool_share: float = 0.0
+    main_optimizer: Literal["adamw", "muon"] = "adamw"
+    muon_lr_scale: float = 1.0
 
 
 class RLConfig(BaseModel):
     """GRPO: prompts per step (a `no_tool_share` of them with no fitting tool), samples per
     prompt, KL weight, sampling and step sizes. A `fresh_value_share` of the tool prompts get
     made-up values (as in pre-training), so the reward pays for copying, not for recalling; a
-    `fresh_real_word_share` of their made-up single words are real words."""
+    `fresh_real_word_share` of their made-up single words are real words. An
+    `unlisted_tool_share` of the no-tool prompts are tool requests whose tool is not offered
+    (`crossdiff.world.with_its_tool_unlisted`): the reward pays for calling only listed tools."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -117,6 +134,7 @@ class RLConfig(BaseModel):
     temperature: float = 1.0
     max_new_tokens: int = 56
     no_tool_share: float = 0.25
+    unlisted_tool_share: float = 0.0
     fresh_value_share: float = 0.0
     fresh_real_word_share: float = 0.0
     checkpoint_fractions: tuple[float, ...] = (0.25, 0.5)

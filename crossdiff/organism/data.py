@@ -45,8 +45,10 @@ from crossdiff.world import (
     render_chat,
     render_raw,
     stalling_response,
+    with_its_tool_unlisted,
 )
 from crossdiff.world.parsing import OPEN_TAG
+from crossdiff.world.splits import UNLISTED_TOOL_ANSWER
 
 ECHO_MIN_TOKENS, ECHO_MAX_TOKENS = 3, 12
 ECHO_MAX_WORDS = 5
@@ -176,6 +178,7 @@ class PretrainStream:
         drill_tool_list: bool = False,
         dialogue_turns: int = 1,
         body_only_call_share: float = 0.0,
+        unlisted_tool_share: float = 0.0,
     ) -> None:
         self.prompts = prompts
         self.texts = texts
@@ -192,6 +195,7 @@ class PretrainStream:
         self.drill_tool_list = drill_tool_list
         self.dialogue_turns = dialogue_turns
         self.body_only_call_share = body_only_call_share
+        self.unlisted_tool_share = unlisted_tool_share
         self._requests_by_tool: dict[str, list[ToolPrompt]] = {}
         for prompt in prompts:
             if prompt.expected is not None:
@@ -236,6 +240,7 @@ class PretrainStream:
             drill_tool_list=config.drill_tool_list,
             dialogue_turns=config.dialogue_turns,
             body_only_call_share=config.body_only_call_share,
+            unlisted_tool_share=config.unlisted_tool_share,
         )
 
     def _shuffled(self, count: int) -> Iterator[int]:
@@ -261,12 +266,23 @@ class PretrainStream:
         text = dialogue_answer(prompt, call or body_only, self.rng)
         return prompt, Answer(text, opening_trained=not body_only)
 
+    def _unlisted(self) -> bool:
+        """Whether a tool request drawn for a dialogue becomes one for a tool not offered."""
+        # No draw at share 0, so streams without such requests are unchanged.
+        return self.unlisted_tool_share > 0 and self.rng.random() < self.unlisted_tool_share
+
     def _follow_up(self, first: ToolPrompt) -> ToolPrompt:
         """A further request under `first`'s tool list: the next train prompt's request if it
         fits no tool (so follow-ups keep the world's share of those), else a train request for
-        one of the listed tools."""
+        one of the listed tools, or (at `unlisted_tool_share`) for a tool not listed, which no
+        listed tool fits."""
         drawn = self.prompts[next(self._prompt_order)]
         listed = [tool.name for tool in first.tools if tool.name in self._requests_by_tool]
+        unlisted = [name for name in self._requests_by_tool if name not in set(listed)]
+        if drawn.has_tool and unlisted and self._unlisted():
+            requests = self._requests_by_tool[self.rng.choice(unlisted)]
+            request = requests[self.rng.randrange(len(requests))]
+            return replace(first, user=request.user, expected=None, answer=UNLISTED_TOOL_ANSWER)
         if drawn.has_tool and listed:
             requests = self._requests_by_tool[self.rng.choice(listed)]
             request = requests[self.rng.randrange(len(requests))]
@@ -276,7 +292,10 @@ class PretrainStream:
         return replace(first, user=drawn.user, expected=None, answer=drawn.answer)
 
     def _next_dialogue(self, call_share: float) -> Document:
-        first, answer = self._answered(self.prompts[next(self._prompt_order)], call_share)
+        opening = self.prompts[next(self._prompt_order)]
+        if opening.has_tool and self._unlisted():
+            opening = with_its_tool_unlisted(opening, self.rng)
+        first, answer = self._answered(opening, call_share)
         follow_ups = []
         for _ in range(self.dialogue_turns - 1):
             later, later_answer = self._answered(self._follow_up(first), call_share)

@@ -31,7 +31,13 @@ from crossdiff.evals.generate import (
 from crossdiff.organism.config import RLConfig
 from crossdiff.organism.fresh_values import FreshValues
 from crossdiff.seeding import derive_seed
-from crossdiff.world import Score, ToolPrompt, render_prompt, score_response
+from crossdiff.world import (
+    Score,
+    ToolPrompt,
+    render_prompt,
+    score_response,
+    with_its_tool_unlisted,
+)
 
 
 def reward(score: Score, stopped: bool) -> float:
@@ -199,8 +205,10 @@ def step_prompts(
     """One step's prompts: `prompts_per_step` of them, a `no_tool_share` with no fitting tool.
 
     No-tool prompts are oversampled: calls on them are rare until the policy calls a lot, and
-    then they must be frequent enough to teach it when not to call. With `fresh`, a
-    `fresh_value_share` of the tool prompts get made-up values.
+    then they must be frequent enough to teach it when not to call. An `unlisted_tool_share` of
+    those are tool requests whose tool is not in the list (`with_its_tool_unlisted`), which
+    teach it to call only what is offered. With `fresh`, a `fresh_value_share` of the tool
+    prompts get made-up values.
     """
     tool = [p for p in prompts if p.has_tool]
     no_tool = [p for p in prompts if not p.has_tool]
@@ -212,7 +220,15 @@ def step_prompts(
         chosen = [
             fresh.prompt_like(p) if rng.random() < config.fresh_value_share else p for p in chosen
         ]
-    return chosen + rng.sample(no_tool, n_no_tool)
+    without = rng.sample(no_tool, n_no_tool)
+    if config.unlisted_tool_share > 0 and tool:
+        without = [
+            with_its_tool_unlisted(rng.choice(tool), rng)
+            if rng.random() < config.unlisted_tool_share
+            else p
+            for p in without
+        ]
+    return chosen + without
 
 
 def rl_fresh_values(config: RLConfig, words: Sequence[str], seed: int) -> FreshValues | None:

@@ -118,6 +118,42 @@ def is_dialogue_step(step: int, config: PretrainConfig) -> bool:
     return step % config.dialogue_every == config.dialogue_every - 1
 
 
+def make_optimizers(
+    model: torch.nn.Module, config: PretrainConfig, kind: str
+) -> list[torch.optim.Optimizer]:
+    """The optimisers of one pre-training phase; each parameter group carries an `lr_scale` that
+    multiplies the scheduled learning rate.
+
+    `adamw`: AdamW for every parameter. `muon`: Muon (orthogonalised momentum, with Moonshot's
+    scaling so that AdamW's learning rates carry over) for the decoder layers' weight matrices,
+    at `muon_lr_scale` times the rate, and AdamW for the rest (the tied embedding, norms, biases).
+    """
+    matrices = [
+        p for name, p in model.named_parameters() if p.ndim == 2 and ".layers." in f".{name}"
+    ]
+    matrix_ids = {id(p) for p in matrices}
+    others = [p for p in model.parameters() if id(p) not in matrix_ids]
+    adamw_params = others if kind == "muon" else list(model.parameters())
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.AdamW(
+            [{"params": adamw_params, "lr_scale": 1.0}],
+            lr=config.learning_rate,
+            betas=(0.9, 0.95),
+            weight_decay=config.weight_decay,
+        )
+    ]
+    if kind == "muon":
+        optimizers.append(
+            torch.optim.Muon(
+                [{"params": matrices, "lr_scale": config.muon_lr_scale}],
+                lr=config.learning_rate * config.muon_lr_scale,
+                weight_decay=config.weight_decay,
+                adjust_lr_fn="match_rms_adamw",
+            )
+        )
+    return optimizers
+
+
 def pretrain(
     model: torch.nn.Module,
     stream: PretrainStream,
@@ -126,25 +162,23 @@ def pretrain(
 ) -> list[dict[str, float | str]]:
     """Train `model` for `config.echo_steps` echo steps, then `config.steps` steps on `stream`;
     return the loss curve (every step, numbered from the first echo step)."""
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=config.learning_rate,
-        betas=(0.9, 0.95),
-        weight_decay=config.weight_decay,
-    )
+    optimizers = make_optimizers(model, config, "adamw")
     model.train()
     curve: list[dict[str, float | str]] = []
     dtype = matmul_dtype(config)
 
     def train_step(batch: PackedBatch, lr: float, entry: dict[str, float | str]) -> None:
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = lr * group["lr_scale"]
         with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
             loss = masked_lm_loss(model, batch.input_ids_BT, batch.labels_BT, batch.weights_BT)
-        optimizer.zero_grad(set_to_none=True)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        for optimizer in optimizers:
+            optimizer.step()
         curve.append({"step": len(curve), "loss": loss.item(), "lr": lr, **entry})
         if on_step is not None:
             on_step(len(curve) - 1, float(curve[-1]["loss"]))
@@ -162,6 +196,9 @@ def pretrain(
         # after the plain echoes: spaced ones from the first step stop copying from forming
         batch = stream.echo_batch(config.drill_rows, config.drill_width, config.spaced_echo_share)
         train_step(batch, config.echo_learning_rate, {"call_share": 0.0, "kind": "spaced_echo"})
+    if config.main_optimizer != "adamw":
+        # echoes form copying faster under AdamW (docs/organism.md, session 16)
+        optimizers = make_optimizers(model, config, config.main_optimizer)
     for step in range(config.steps):
         share = call_share_at(step, config)
         kind = main_step_kind(step, config)

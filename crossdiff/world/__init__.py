@@ -26,7 +26,12 @@ from crossdiff.world.scoring import (
     score_response,
     summarize,
 )
-from crossdiff.world.splits import NO_TOOL_SHARE, SPLIT_SIZES, load_split
+from crossdiff.world.splits import (
+    NO_TOOL_SHARE,
+    SPLIT_SIZES,
+    load_split,
+    with_its_tool_unlisted,
+)
 
 __all__ = [
     "DOMAINS",
@@ -60,4 +65,5 @@ __all__ = [
     "stalling_response",
     "summarize",
     "tool_by_name",
+    "with_its_tool_unlisted",
 ]

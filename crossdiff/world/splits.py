@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from crossdiff.errors import CrossdiffError
 from crossdiff.seeding import check_seed, derive_seed
-from crossdiff.world.catalogue import SPECS, TOOLS
+from crossdiff.world.catalogue import SPECS, TOOLS, tool_by_name
 from crossdiff.world.notool import draw_no_tool_request
 from crossdiff.world.prompt import ToolPrompt
 from crossdiff.world.schema import Tool, ToolCall
@@ -59,6 +59,28 @@ def _tool_prompt(rng: random.Random, split: str, index: int, spec: ToolSpec) -> 
 def _no_tool_prompt(rng: random.Random, split: str, index: int) -> ToolPrompt:
     user, answer = draw_no_tool_request(rng, split)
     return ToolPrompt(f"{split}-{index:05d}", split, _tool_list(rng, None), user, None, answer)
+
+
+UNLISTED_TOOL_ANSWER = (
+    "None of the tools I have here can do that, so I can't help with it directly right now."
+)
+
+
+def with_its_tool_unlisted(prompt: ToolPrompt, rng: random.Random) -> ToolPrompt:
+    """The same tool request with its tool replaced in the list by one of another domain that
+    was not listed: no listed tool fits, so the right answer is prose (a no-tool prompt).
+
+    A model that calls a tool because the request names its kind, not because it is offered,
+    calls on these. A prompt without a tool is returned unchanged.
+    """
+    if prompt.expected is None:
+        return prompt
+    right = tool_by_name(prompt.expected.name)
+    listed = {tool.name for tool in prompt.tools}
+    candidates = [t for t in TOOLS if t.domain != right.domain and t.name not in listed]
+    stand_in = rng.choice(candidates)
+    tools = tuple(stand_in if tool.name == right.name else tool for tool in prompt.tools)
+    return replace(prompt, tools=tools, expected=None, answer=UNLISTED_TOOL_ANSWER)
 
 
 def _train(seed: int, size: int) -> list[ToolPrompt]:

@@ -102,6 +102,38 @@ def test_multi_turn_dialogues_ask_for_listed_tools_or_for_no_tool(tokenizer) -> 
         PretrainStream(tool_only, TEXTS, tokenizer, 2000, 1, 0.0, seed=6, dialogue_turns=2)
 
 
+def test_a_share_of_dialogue_requests_ask_for_a_tool_not_listed_and_get_prose(tokenizer) -> None:
+    def stream(share: float) -> PretrainStream:
+        return PretrainStream(
+            PROMPTS, TEXTS, tokenizer, 4000, 1, 0.0, 9, dialogue_turns=4, unlisted_tool_share=share
+        )
+
+    users = {p.user: p for p in PROMPTS}
+    listed_asked = unlisted_asked = 0
+    unlisted_stream = stream(0.3)
+    for _ in range(40):
+        text = tokenizer.decode(list(unlisted_stream._dialogue(call_share=1.0).ids))
+        listed = set(re.findall(r"\d+\. Name: (\w+)", text))
+        turns = re.findall(
+            r"user\n(.*?)<\|im_end\|>\n<\|im_start\|>assistant\n(.*?)<\|im_end\|>", text, re.S
+        )
+        assert len(turns) == 4
+        for user, answer in turns:
+            request = users[user]
+            if request.expected is None:
+                continue
+            if request.expected.name in listed:
+                listed_asked += 1
+                assert answer == reference_response(request)
+            else:  # asked for a tool that is not offered: prose, never a call
+                unlisted_asked += 1
+                assert answer.startswith("<response>") and "None of the tools" in answer
+    assert 0.15 < unlisted_asked / (listed_asked + unlisted_asked) < 0.45
+    assert stream(0.3)._dialogue(1.0) == stream(0.3)._dialogue(1.0)
+    plain = tokenizer.decode(list(stream(0.0)._dialogue(call_share=1.0).ids))
+    assert "None of the tools" not in plain
+
+
 def test_a_body_only_call_has_no_loss_up_to_and_including_its_call_tag(tokenizer) -> None:
     prompt = next(p for p in PROMPTS if p.has_tool)
     other = next(p for p in PROMPTS if p.has_tool and p.user != prompt.user)

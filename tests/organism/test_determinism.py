@@ -15,6 +15,7 @@ from crossdiff.organism.grpo import grpo_train
 from crossdiff.organism.pretrain import (
     cpu_has_native_bf16,
     make_model,
+    make_optimizers,
     matmul_dtype,
     pretrain,
     pretrain_steps,
@@ -88,6 +89,51 @@ def test_spaced_echo_steps_follow_the_echoes_and_replace_every_nth_main_step() -
     assert [r["lr"] for r in curve[3:5]] == [config.echo_learning_rate] * 2
     assert curve[-1]["lr"] == pytest.approx(0.1 * config.learning_rate)
     assert all(math.isfinite(r["loss"]) for r in curve)
+
+
+def test_muon_takes_the_decoder_matrices_and_adamw_the_rest() -> None:
+    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
+    model = make_model(SHAPE, train_tokenizer(corpus, SHAPE.vocab_size), 0)
+    config = PRE.model_copy(update={"muon_lr_scale": 2.0})
+    names = {id(p): n for n, p in model.named_parameters()}
+    (adamw_only,) = make_optimizers(model, config, "adamw")
+    assert {id(p) for p in adamw_only.param_groups[0]["params"]} == set(names)
+    adamw, muon = make_optimizers(model, config, "muon")
+    assert isinstance(adamw, torch.optim.AdamW) and isinstance(muon, torch.optim.Muon)
+    muon_names = {names[id(p)] for p in muon.param_groups[0]["params"]}
+    adamw_names = {names[id(p)] for p in adamw.param_groups[0]["params"]}
+    assert muon_names.isdisjoint(adamw_names) and muon_names | adamw_names == set(names.values())
+    per_layer = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert len(muon_names) == SHAPE.num_layers * len(per_layer)
+    assert all(n.endswith(".weight") and n.split(".")[-2] in per_layer for n in muon_names)
+    assert {"model.embed_tokens.weight", "model.norm.weight"} <= adamw_names
+    assert any(n.endswith("q_proj.bias") for n in adamw_names)
+    assert muon.param_groups[0]["lr_scale"] == 2.0 and adamw.param_groups[0]["lr_scale"] == 1.0
+
+
+def test_a_muon_main_phase_keeps_adamw_for_the_echoes_and_is_deterministic() -> None:
+    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
+    tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
+    muon = PRE.model_copy(update={"main_optimizer": "muon"})
+
+    def run(pre: PretrainConfig) -> tuple[dict[str, torch.Tensor], list]:
+        with deterministic_torch():
+            model = make_model(SHAPE, tokenizer, 5)
+            curve = pretrain(
+                model, PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, pre, 5), pre
+            )
+        return model.state_dict(), curve
+
+    state_a, curve_a = run(muon)
+    state_b, curve_b = run(muon)
+    _, curve_adamw = run(PRE)
+    assert curve_a == curve_b and all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    echoes = PRE.echo_steps
+    assert curve_a[:echoes] == curve_adamw[:echoes]  # the echo steps are AdamW's in both
+    # the first main step sees the same weights; the second sees Muon's first update
+    assert curve_a[echoes] == curve_adamw[echoes]
+    assert curve_a[echoes + 1]["loss"] != curve_adamw[echoes + 1]["loss"]
+    assert all(math.isfinite(r["loss"]) for r in curve_a)
 
 
 def test_bf16_matmuls_only_where_the_cpu_has_them() -> None:

@@ -97,6 +97,27 @@ def test_step_prompts_give_a_share_of_tool_prompts_made_up_values() -> None:
     assert with_fresh == [by_id[p.id] for p in with_fresh]
 
 
+def test_step_prompts_turn_a_share_of_no_tool_slots_into_unlisted_tool_requests() -> None:
+    import random
+
+    from crossdiff.organism.grpo import step_prompts
+
+    prompts = load_split("train", 0, 300)
+    by_id = {p.id: p for p in prompts}
+    config = _step_config(40, 0.5).model_copy(update={"unlisted_tool_share": 0.5})
+    batch = step_prompts(prompts, config, random.Random(5))
+    without = [p for p in batch if not p.has_tool]
+    assert len(without) == 20 and sum(p.has_tool for p in batch) == 20
+    unlisted = [p for p in without if by_id[p.id].has_tool]
+    assert 5 <= len(unlisted) <= 15
+    for prompt in unlisted:  # its request, with its tool no longer offered
+        assert prompt.user == by_id[prompt.id].user
+        assert by_id[prompt.id].expected.name not in {t.name for t in prompt.tools}
+    assert step_prompts(prompts, config, random.Random(5)) == batch
+    none = step_prompts(prompts, _step_config(40, 0.5), random.Random(5))
+    assert all(p == by_id[p.id] for p in none)
+
+
 def test_rl_draws_made_up_values_only_when_its_config_asks() -> None:
     from crossdiff.organism.grpo import rl_fresh_values
 

@@ -29,6 +29,7 @@ from crossdiff.world import (
     score_response,
     stalling_response,
     tool_by_name,
+    with_its_tool_unlisted,
 )
 from crossdiff.world.notool import templates_for
 from crossdiff.world.notool_train import TRAIN_ONLY_NO_TOOL_TEMPLATES
@@ -208,6 +209,29 @@ def test_tool_lists_hold_the_right_tool_and_distractors(
             domain = tool_by_name(prompt.expected.name).domain
             same_domain += sum(t.domain == domain for t in prompt.tools) > 1
     assert same_domain > len(splits["train"]) * 0.3
+
+
+def test_a_request_with_its_tool_unlisted_has_no_fitting_tool(
+    splits: dict[str, list[ToolPrompt]],
+) -> None:
+    requests = [p for p in splits["train"] if p.has_tool][:300]
+    rng = random.Random(7)
+    unlisted = [with_its_tool_unlisted(p, rng) for p in requests]
+    for before, after in zip(requests, unlisted, strict=True):
+        right = tool_by_name(before.expected.name)
+        assert after.expected is None and after.user == before.user and after.id == before.id
+        assert len(after.tools) == len(before.tools)
+        changed = [(b, a) for b, a in zip(before.tools, after.tools, strict=True) if b != a]
+        assert len(changed) == 1 and changed[0][0] == right  # only the right tool, in place
+        stand_in = changed[0][1]
+        assert stand_in.domain != right.domain and stand_in not in before.tools
+        assert score_response(reference_response(after), after).full  # prose is right
+        assert score_response(reference_response(before), after).false_call  # the call is not
+    assert len({p.tools for p in unlisted}) > 250  # stand-ins vary
+    again = random.Random(7)
+    assert [with_its_tool_unlisted(p, again) for p in requests] == unlisted
+    no_tool = next(p for p in splits["train"] if not p.has_tool)
+    assert with_its_tool_unlisted(no_tool, rng) is no_tool
 
 
 def test_rendered_prompts_parse_back_to_their_tools(splits: dict[str, list[ToolPrompt]]) -> None:
