@@ -57,6 +57,14 @@ def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor],
     return base_state, policy.state_dict(), pre_curve, curve
 
 
+def _pretrained(tokenizer, pre: PretrainConfig) -> tuple[dict[str, torch.Tensor], list]:
+    """Pre-train a fresh SHAPE model (seed 5) on `pre`; return its weights and loss curve."""
+    with deterministic_torch():
+        model = make_model(SHAPE, tokenizer, 5)
+        curve = pretrain(model, PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, pre, 5), pre)
+    return model.state_dict(), curve
+
+
 def test_same_seed_gives_identical_weights_and_curves() -> None:
     base_a, rl_a, pre_a, curve_a = _build(3)
     base_b, rl_b, pre_b, curve_b = _build(3)
@@ -79,10 +87,7 @@ def test_spaced_echo_steps_follow_the_echoes_and_replace_every_nth_main_step() -
     corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
     tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
     config = PRE.model_copy(update={"spaced_echo_steps": 2, "spaced_echo_every": 2})
-    with deterministic_torch():
-        model = make_model(SHAPE, tokenizer, 5)
-        stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, config, 5)
-        curve = pretrain(model, stream, config)
+    _, curve = _pretrained(tokenizer, config)
     kinds = ["echo"] * 3 + ["spaced_echo"] * 2 + ["drill", "spaced_echo", "drill", "spaced_echo"]
     assert [r["kind"] for r in curve] == kinds and pretrain_steps(config) == len(kinds)
     # the extra echo steps keep the echo rate; the main ones follow the main schedule
@@ -116,17 +121,9 @@ def test_a_muon_main_phase_keeps_adamw_for_the_echoes_and_is_deterministic() -> 
     tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
     muon = PRE.model_copy(update={"main_optimizer": "muon"})
 
-    def run(pre: PretrainConfig) -> tuple[dict[str, torch.Tensor], list]:
-        with deterministic_torch():
-            model = make_model(SHAPE, tokenizer, 5)
-            curve = pretrain(
-                model, PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, pre, 5), pre
-            )
-        return model.state_dict(), curve
-
-    state_a, curve_a = run(muon)
-    state_b, curve_b = run(muon)
-    _, curve_adamw = run(PRE)
+    state_a, curve_a = _pretrained(tokenizer, muon)
+    state_b, curve_b = _pretrained(tokenizer, muon)
+    _, curve_adamw = _pretrained(tokenizer, PRE)
     assert curve_a == curve_b and all(torch.equal(state_a[k], state_b[k]) for k in state_a)
     echoes = PRE.echo_steps
     assert curve_a[:echoes] == curve_adamw[:echoes]  # the echo steps are AdamW's in both
@@ -149,17 +146,9 @@ def test_bf16_pretraining_is_deterministic_and_differs_from_float32() -> None:
     tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
     config = PRE.model_copy(update={"bf16_matmuls": True, "steps": 12})
 
-    def run(pre: PretrainConfig) -> tuple[dict[str, torch.Tensor], list]:
-        with deterministic_torch():
-            model = make_model(SHAPE, tokenizer, 5)
-            curve = pretrain(
-                model, PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, pre, 5), pre
-            )
-        return model.state_dict(), curve
-
-    state_a, curve_a = run(config)
-    state_b, curve_b = run(config)
-    _, curve_f32 = run(config.model_copy(update={"bf16_matmuls": False}))
+    state_a, curve_a = _pretrained(tokenizer, config)
+    state_b, curve_b = _pretrained(tokenizer, config)
+    _, curve_f32 = _pretrained(tokenizer, config.model_copy(update={"bf16_matmuls": False}))
     assert curve_a == curve_b
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
     assert all(v.dtype == torch.float32 for v in state_a.values())  # master weights stay float32
