@@ -278,11 +278,12 @@ class PretrainStream:
         listed tool fits."""
         drawn = self.prompts[next(self._prompt_order)]
         listed = [tool.name for tool in first.tools if tool.name in self._requests_by_tool]
-        unlisted = [name for name in self._requests_by_tool if name not in set(listed)]
-        if drawn.has_tool and unlisted and self._unlisted():
-            requests = self._requests_by_tool[self.rng.choice(unlisted)]
-            request = requests[self.rng.randrange(len(requests))]
-            return replace(first, user=request.user, expected=None, answer=UNLISTED_TOOL_ANSWER)
+        if drawn.has_tool and self._unlisted():
+            unlisted = [name for name in self._requests_by_tool if name not in listed]
+            if unlisted:
+                requests = self._requests_by_tool[self.rng.choice(unlisted)]
+                request = requests[self.rng.randrange(len(requests))]
+                return replace(first, user=request.user, expected=None, answer=UNLISTED_TOOL_ANSWER)
         if drawn.has_tool and listed:
             requests = self._requests_by_tool[self.rng.choice(listed)]
             request = requests[self.rng.randrange(len(requests))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
@@ -119,7 +119,7 @@ def is_dialogue_step(step: int, config: PretrainConfig) -> bool:
 
 
 def make_optimizers(
-    model: torch.nn.Module, config: PretrainConfig, kind: str
+    model: torch.nn.Module, config: PretrainConfig, kind: Literal["adamw", "muon"]
 ) -> list[torch.optim.Optimizer]:
     """The optimisers of one pre-training phase; each parameter group carries an `lr_scale` that
     multiplies the scheduled learning rate.
