@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -44,9 +46,15 @@ RL = RLConfig(
 )
 
 
-def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list, list]:
+@functools.cache
+def _tokenizer() -> Any:
+    """The tests' tokenizer, trained once (training it is deterministic, so sharing it is too)."""
     corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
-    tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
+    return train_tokenizer(corpus, SHAPE.vocab_size)
+
+
+def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list, list]:
+    tokenizer = _tokenizer()
     with deterministic_torch():
         model = make_model(SHAPE, tokenizer, seed)
         stream = PretrainStream.for_config(PROMPTS, TEXTS, tokenizer, PRE, seed)
@@ -57,7 +65,7 @@ def _build(seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor],
     return base_state, policy.state_dict(), pre_curve, curve
 
 
-def _pretrained(tokenizer, pre: PretrainConfig) -> tuple[dict[str, torch.Tensor], list]:
+def _pretrained(tokenizer: Any, pre: PretrainConfig) -> tuple[dict[str, torch.Tensor], list]:
     """Pre-train a fresh SHAPE model (seed 5) on `pre`; return its weights and loss curve."""
     with deterministic_torch():
         model = make_model(SHAPE, tokenizer, 5)
@@ -84,8 +92,7 @@ def test_same_seed_gives_identical_weights_and_curves() -> None:
 
 
 def test_spaced_echo_steps_follow_the_echoes_and_replace_every_nth_main_step() -> None:
-    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
-    tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
+    tokenizer = _tokenizer()
     config = PRE.model_copy(update={"spaced_echo_steps": 2, "spaced_echo_every": 2})
     _, curve = _pretrained(tokenizer, config)
     kinds = ["echo"] * 3 + ["spaced_echo"] * 2 + ["drill", "spaced_echo", "drill", "spaced_echo"]
@@ -97,8 +104,7 @@ def test_spaced_echo_steps_follow_the_echoes_and_replace_every_nth_main_step() -
 
 
 def test_muon_takes_the_decoder_matrices_and_adamw_the_rest() -> None:
-    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
-    model = make_model(SHAPE, train_tokenizer(corpus, SHAPE.vocab_size), 0)
+    model = make_model(SHAPE, _tokenizer(), 0)
     config = PRE.model_copy(update={"muon_lr_scale": 2.0})
     names = {id(p): n for n, p in model.named_parameters()}
     (adamw_only,) = make_optimizers(model, config, "adamw")
@@ -117,8 +123,7 @@ def test_muon_takes_the_decoder_matrices_and_adamw_the_rest() -> None:
 
 
 def test_a_muon_main_phase_keeps_adamw_for_the_echoes_and_is_deterministic() -> None:
-    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
-    tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
+    tokenizer = _tokenizer()
     muon = PRE.model_copy(update={"main_optimizer": "muon"})
 
     state_a, curve_a = _pretrained(tokenizer, muon)
@@ -142,8 +147,7 @@ def test_bf16_matmuls_only_where_the_cpu_has_them() -> None:
 
 @pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bfloat16")
 def test_bf16_pretraining_is_deterministic_and_differs_from_float32() -> None:
-    corpus = TEXTS + [render_raw(p) + " " + reference_response(p) for p in PROMPTS]
-    tokenizer = train_tokenizer(corpus, SHAPE.vocab_size)
+    tokenizer = _tokenizer()
     config = PRE.model_copy(update={"bf16_matmuls": True, "steps": 12})
 
     state_a, curve_a = _pretrained(tokenizer, config)
