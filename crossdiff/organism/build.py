@@ -10,6 +10,7 @@ import contextlib
 import copy
 import platform
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,20 @@ def _evaluation(
     }
 
 
+def twin_shortfall(rl_summary: dict[str, Any], config: OrganismConfig, seed: int) -> str | None:
+    """Why the twin falls short of what its size reaches on most seeds, or None if it does not."""
+    floor = config.eval.min_twin_full_correctness
+    full = rl_summary["full_correctness"]
+    if full >= floor:
+        return None
+    return (
+        f"the RL twin's full correctness on test is {full:.3f}, below the {floor} that size "
+        f"{config.size!r} reaches on most seeds: the base of seed {seed} has most likely not "
+        "learned to copy argument values (docs/organism.md, session 15); build with another "
+        "--seed for a twin with the skill"
+    )
+
+
 def build_organism(
     out: str | Path,
     size: str = "default",
@@ -191,6 +206,9 @@ def build_organism(
         )
         timings["eval"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - started
+        shortfall = twin_shortfall(evaluation["rl"]["summary"], config, seed)
+        if shortfall is not None:
+            warnings.warn(shortfall, stacklevel=2)
 
         manifest = {
             "kind": "crossdiff organism",
@@ -206,6 +224,7 @@ def build_organism(
             "rl_checkpoint_steps": rl_ckpts,
             "curves": {"pretrain": pre_curve, "rl": rl_curve},
             "evaluation": evaluation,
+            "warnings": [] if shortfall is None else [shortfall],
             "weights_sha256": hashes,
             "seconds": timings,
             "versions": _versions(),

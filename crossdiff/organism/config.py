@@ -141,7 +141,12 @@ class RLConfig(BaseModel):
 
 
 class EvalConfig(BaseModel):
-    """The build's own evaluation: prompts from `test`, greedy, and held-out general text."""
+    """The build's own evaluation: prompts from `test`, greedy, and held-out general text.
+
+    A twin whose full correctness falls below `min_twin_full_correctness` makes the build warn:
+    its size reaches more on most seeds, and this seed's base has most likely not learned to copy
+    argument values (0 turns the check off).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -149,6 +154,7 @@ class EvalConfig(BaseModel):
     general_texts: int
     max_new_tokens: int = 56
     batch_size: int = 50
+    min_twin_full_correctness: float = 0.0
 
 
 class OrganismConfig(BaseModel):
@@ -213,7 +219,9 @@ SIZES: dict[str, OrganismConfig] = {
             fresh_value_share=0.5,
             fresh_real_word_share=0.5,
         ),
-        eval=EvalConfig(test_prompts=400, general_texts=200),
+        # seeds 0-2 give 0.50 to 0.67, seed 3 0.02: its echo steps leave copying half-formed
+        # (docs/organism.md, session 15)
+        eval=EvalConfig(test_prompts=400, general_texts=200, min_twin_full_correctness=0.25),
     ),
     "micro": OrganismConfig(
         size="micro",

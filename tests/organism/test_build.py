@@ -23,7 +23,8 @@ from crossdiff.evals.reference_tokens import (
 )
 from crossdiff.files import sha256_file
 from crossdiff.models.pair import load_tokenizer
-from crossdiff.organism.build import checkpoint_steps
+from crossdiff.organism.build import build_organism, checkpoint_steps, twin_shortfall
+from crossdiff.organism.config import SIZES
 from crossdiff.world import load_split, reference_response, render_chat
 
 PROMPT = next(p for p in load_split("test", 0, 40) if p.has_tool)
@@ -54,6 +55,7 @@ def test_outputs_load_and_manifest_is_complete(micro_organism: Path) -> None:
     assert manifest["versions"]["torch"]
     # micro asks for float32 products, so every machine builds it the same way
     assert manifest["pretrain_matmul_dtype"] == "float32"
+    assert manifest["warnings"] == []  # micro sets no floor for its twin
 
 
 def test_rl_reward_rises(micro_organism: Path) -> None:
@@ -119,6 +121,38 @@ def test_a_preset_with_an_unknown_setting_is_refused() -> None:
     fields = SIZES["micro"].rl.model_dump()
     with pytest.raises(ValidationError, match="fresh_real_words"):
         RLConfig(**fields, fresh_real_words=0.5)  # a misspelt knob must not be ignored
+
+
+def test_a_twin_below_its_sizes_floor_is_named_with_its_seed_and_the_fix() -> None:
+    default = SIZES["default"]
+    message = twin_shortfall({"full_correctness": 0.024}, default, seed=3)
+    assert message is not None
+    assert "0.024" in message and "seed 3" in message and "--seed" in message
+    assert twin_shortfall({"full_correctness": 0.674}, default, seed=0) is None
+    assert twin_shortfall({"full_correctness": 0.0}, SIZES["micro"], seed=0) is None
+
+
+def test_a_build_whose_twin_falls_short_warns_and_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    micro = SIZES["micro"]
+    # a few steps of everything, and a floor no twin reaches
+    short = micro.model_copy(
+        update={
+            "pretrain": micro.pretrain.model_copy(update={"steps": 8, "warmup_steps": 2}),
+            "rl": micro.rl.model_copy(update={"steps": 1, "checkpoint_fractions": ()}),
+            "eval": micro.eval.model_copy(
+                update={"test_prompts": 4, "general_texts": 2, "min_twin_full_correctness": 1.01}
+            ),
+        }
+    )
+    monkeypatch.setattr("crossdiff.organism.build.config_for_size", lambda size: short)
+    out = tmp_path / "org"
+    with pytest.warns(UserWarning, match="build with another --seed") as caught:
+        build_organism(out, size="micro", seed=5, show_progress=False)
+    manifest = json.loads((out / "organism.json").read_text())
+    assert manifest["warnings"] == [str(caught[0].message)]
+    assert "seed 5" in manifest["warnings"][0]
 
 
 def test_checkpoint_steps_cover_fractions_and_the_end() -> None:
