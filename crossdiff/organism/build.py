@@ -107,6 +107,10 @@ def _evaluation(
     }
 
 
+class WeakTwinWarning(UserWarning):
+    """A twin far below what its size reaches on most seeds (see `twin_shortfall`)."""
+
+
 def twin_shortfall(rl_summary: dict[str, Any], config: OrganismConfig, seed: int) -> str | None:
     """Why the twin falls short of what its size reaches on most seeds, or None if it does not."""
     floor = config.eval.min_twin_full_correctness
@@ -208,7 +212,7 @@ def build_organism(
         timings["total"] = time.perf_counter() - started
         shortfall = twin_shortfall(evaluation["rl"]["summary"], config, seed)
         if shortfall is not None:
-            warnings.warn(shortfall, stacklevel=2)
+            warnings.warn(shortfall, WeakTwinWarning, stacklevel=2)
 
         manifest = {
             "kind": "crossdiff organism",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -24,17 +25,27 @@ def build(
     force: Annotated[bool, typer.Option(help="Replace a non-empty --out directory")] = False,
 ) -> None:
     """Train the tokenizer, the base model and its GRPO twin, evaluate both, write them to --out."""
-    from crossdiff.organism.build import build_organism
+    from crossdiff.organism.build import WeakTwinWarning, build_organism
 
     # A SIGTERM becomes SystemExit, so the temporary build directory is removed on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    manifest = build_organism(out, size=size, seed=seed, force=force)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeakTwinWarning)  # printed below, one line each
+        manifest = build_organism(out, size=size, seed=seed, force=force)
     evaluation = manifest["evaluation"]
     base, rl = evaluation["base"]["summary"], evaluation["rl"]["summary"]
     typer.echo(
         f"wrote {out} in {manifest['seconds']['total']:.0f} s: "
-        f"base full {base['full_correctness']:.2f} format {base['format_rate']:.2f}; "
-        f"rl full {rl['full_correctness']:.2f} format {rl['format_rate']:.2f} "
-        f"selection {rl['selection_rate']:.2f} false-call {rl['false_call_rate']:.2f}; "
+        f"base full {_rate(base['full_correctness'])} format {_rate(base['format_rate'])}; "
+        f"rl full {_rate(rl['full_correctness'])} format {_rate(rl['format_rate'])} "
+        f"selection {_rate(rl['selection_rate'])} "
+        f"false-call {_rate(rl['false_call_rate'])}; "
         f"general loss ratio {evaluation['general_loss_ratio']:.3f}"
     )
+    for warning in manifest["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _rate(value: float | None) -> str:
+    """A rate to two places, or n/a where the evaluation had no prompt it applies to."""
+    return "n/a" if value is None else f"{value:.2f}"

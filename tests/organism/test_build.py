@@ -23,7 +23,12 @@ from crossdiff.evals.reference_tokens import (
 )
 from crossdiff.files import sha256_file
 from crossdiff.models.pair import load_tokenizer
-from crossdiff.organism.build import build_organism, checkpoint_steps, twin_shortfall
+from crossdiff.organism.build import (
+    WeakTwinWarning,
+    build_organism,
+    checkpoint_steps,
+    twin_shortfall,
+)
 from crossdiff.organism.config import SIZES
 from crossdiff.world import load_split, reference_response, render_chat
 
@@ -132,11 +137,10 @@ def test_a_twin_below_its_sizes_floor_is_named_with_its_seed_and_the_fix() -> No
     assert twin_shortfall({"full_correctness": 0.0}, SIZES["micro"], seed=0) is None
 
 
-def test_a_build_whose_twin_falls_short_warns_and_records_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def unreachable_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every size a few steps of micro with a twin floor no twin reaches."""
     micro = SIZES["micro"]
-    # a few steps of everything, and a floor no twin reaches
     short = micro.model_copy(
         update={
             "pretrain": micro.pretrain.model_copy(update={"steps": 8, "warmup_steps": 2}),
@@ -147,12 +151,29 @@ def test_a_build_whose_twin_falls_short_warns_and_records_it(
         }
     )
     monkeypatch.setattr("crossdiff.organism.build.config_for_size", lambda size: short)
+
+
+@pytest.mark.usefixtures("unreachable_floor")
+def test_a_build_whose_twin_falls_short_warns_and_records_it(tmp_path: Path) -> None:
     out = tmp_path / "org"
-    with pytest.warns(UserWarning, match="build with another --seed") as caught:
+    with pytest.warns(WeakTwinWarning, match="build with another --seed") as caught:
         build_organism(out, size="micro", seed=5, show_progress=False)
     manifest = json.loads((out / "organism.json").read_text())
     assert manifest["warnings"] == [str(caught[0].message)]
     assert "seed 5" in manifest["warnings"][0]
+
+
+@pytest.mark.usefixtures("unreachable_floor")
+def test_the_cli_prints_a_short_twins_warning_on_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "org"
+    result = CliRunner().invoke(app, ["organism", "build", "--out", str(out), "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    # the first 4 `test` prompts all want a tool: no false-call rate, and the summary says so
+    assert "false-call n/a" in result.stdout
+    warning_lines = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warning_lines) == 1
+    assert "seed 5" in warning_lines[0] and "--seed" in warning_lines[0]
+    assert "WeakTwinWarning" not in result.output  # not Python's two-line warning format
 
 
 def test_checkpoint_steps_cover_fractions_and_the_end() -> None:
