@@ -115,7 +115,7 @@ def twin_shortfall(rl_summary: dict[str, Any], config: OrganismConfig, seed: int
     """Why the twin falls short of what its size reaches on most seeds, or None if it does not."""
     floor = config.eval.min_twin_full_correctness
     full = rl_summary["full_correctness"]
-    if full >= floor:
+    if floor <= 0 or full is None or full >= floor:  # None: no tool prompt was evaluated
         return None
     return (
         f"the RL twin's full correctness on test is {full:.3f}, below the {floor} that size "

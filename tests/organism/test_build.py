@@ -135,6 +135,7 @@ def test_a_twin_below_its_sizes_floor_is_named_with_its_seed_and_the_fix() -> No
     assert "0.024" in message and "seed 3" in message and "--seed" in message
     assert twin_shortfall({"full_correctness": 0.674}, default, seed=0) is None
     assert twin_shortfall({"full_correctness": 0.0}, SIZES["micro"], seed=0) is None
+    assert twin_shortfall({"full_correctness": None}, default, seed=0) is None  # no tool prompt
 
 
 @pytest.fixture
